@@ -1,0 +1,45 @@
+"""agora-recording: the asyncio client for the Agora Cloud Recording REST API."""
+
+from agora_recording._errors import (
+    AgoraError,
+    AlreadyStartedError,
+    AlreadyStoppedError,
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    IncompleteRequestError,
+    InvalidRequestError,
+    NotFoundError,
+    RateLimitError,
+    RecordingFailedError,
+    ResourceExpiredError,
+    ResponseFormatError,
+    ServerError,
+    SessionStateError,
+    StartOutcomeUnknownError,
+)
+from agora_recording._version import __version__
+
+__all__ = [
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AgoraError",
+    "AlreadyStartedError",
+    "AlreadyStoppedError",
+    "AuthenticationError",
+    "BadRequestError",
+    "IncompleteRequestError",
+    "InvalidRequestError",
+    "NotFoundError",
+    "RateLimitError",
+    "RecordingFailedError",
+    "ResourceExpiredError",
+    "ResponseFormatError",
+    "ServerError",
+    "SessionStateError",
+    "StartOutcomeUnknownError",
+    "__version__",
+]
