@@ -1,0 +1,312 @@
+"""The cattrs converters: Agora's wire format lives here, not in the models.
+
+* One hook factory applies the camelCase rule to every attrs model (``max_idle_time`` <-> ``maxIdleTime``); a field
+  whose wire key is not plain camelCase says so in its metadata (``x_axis``, ``render_mode``, ``async_stop``,
+  ``unSubscribeAudioUids``).
+* Requests omit unset (``None``) fields: absent, never ``null``.
+* Responses are read leniently (the tolerant-reader rule): unknown keys are ignored; unknown enum values are kept
+  as plain values; numbers and booleans that arrive as strings are converted; ``sid: ""`` reads as no sid;
+  ``fileName`` and ``filename`` both name a file; ``playload`` is accepted for ``payload``; ``fileList`` is a string
+  or an array.
+* :data:`strict_converter` forbids unknown keys. The tests run it over recorded fixtures, so drift is visible.
+
+A body that cannot be structured raises :class:`~agora_recording.ResponseFormatError` naming the wire path,
+never a bare ``KeyError`` or ``TypeError``.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Callable, Mapping
+from enum import Enum
+from typing import Any, TypeVar
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+from agora_recording._errors import ResponseFormatError
+from agora_recording.models import _requests as q
+from agora_recording.models import _responses as r
+from agora_recording.models._naming import camel, wire_name
+
+__all__ = ["converter", "from_wire", "make_converter", "strict_converter", "to_wire"]
+
+T = TypeVar("T")
+
+_PAYLOAD_FOR_SERVICE: dict[str, type] = {
+    "web_recorder_service": r.WebRecorderPayload,
+    "rtmp_publish_service": r.RtmpPublishPayload,
+    "upload_service": r.UploadServicePayload,
+    "aliyun_vod_service": r.AliyunVodPayload,
+}
+_SID_MODELS = (r.StartResponse, r.UpdateResponse, r.UpdateLayoutResponse, r.QueryResponse, r.StopResponse)
+
+
+# -- lenient scalars ------------------------------------------------------------------------------------------------
+
+
+def _to_int(value: Any, _: Any = None) -> int:
+    if isinstance(value, bool):
+        raise TypeError(f"expected an integer, got {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return int(text)
+        except ValueError:
+            number = float(text)  # "5.0"; raises ValueError for anything else
+            if number.is_integer():
+                return int(number)
+    raise TypeError(f"expected an integer, got {value!r}")
+
+
+def _to_float(value: Any, _: Any = None) -> float:
+    if isinstance(value, bool):
+        raise TypeError(f"expected a number, got {value!r}")
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        return float(value.strip())
+    raise TypeError(f"expected a number, got {value!r}")
+
+
+_TRUE = {"true", "1", "yes"}
+_FALSE = {"false", "0", "no"}
+
+
+def _to_bool(value: Any, _: Any = None) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+    raise TypeError(f"expected a boolean, got {value!r}")
+
+
+def _to_str(value: Any, _: Any = None) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)  # uids sometimes arrive as numbers
+    raise TypeError(f"expected a string, got {value!r}")
+
+
+_SCALARS: dict[type, Callable[[Any, Any], Any]] = {int: _to_int, float: _to_float, bool: _to_bool, str: _to_str}
+
+
+def _union_args(tp: Any) -> tuple[Any, ...]:
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        return typing.get_args(tp)
+    return ()
+
+
+def _enum_or_raw(tp: Any) -> tuple[type[Enum], type] | None:
+    """For ``SomeEnum | int`` (optionally ``| None``): the enum and its raw type."""
+    args = [a for a in _union_args(tp) if a is not type(None)]
+    if len(args) != 2:
+        return None
+    enums = [a for a in args if isinstance(a, type) and issubclass(a, Enum)]
+    raws = [a for a in args if a in (int, str)]
+    if len(enums) == 1 and len(raws) == 1:
+        return enums[0], raws[0]
+    return None
+
+
+def _make_enum_or_raw_hook(tp: Any) -> Callable[[Any, Any], Any]:
+    found = _enum_or_raw(tp)
+    assert found is not None
+    enum_cls, raw_type = found
+    to_raw = _SCALARS[raw_type]
+    optional = type(None) in _union_args(tp)
+
+    def hook(value: Any, _: Any) -> Any:
+        if value is None and optional:
+            return None
+        raw = to_raw(value, None)
+        try:
+            return enum_cls(raw)
+        except ValueError:
+            return raw  # an unknown value is kept, not a crash
+
+    return hook
+
+
+# -- the converter --------------------------------------------------------------------------------------------------
+
+
+def _renames(cls: type) -> dict[str, Any]:
+    return {f.name: override(rename=wire_name(f)) for f in attrs.fields(cls)}
+
+
+def make_converter(*, strict: bool = False, detailed: bool = True) -> cattrs.Converter:
+    """Build a converter. ``strict`` forbids unknown keys in responses; ``detailed`` collects every error."""
+    conv = cattrs.Converter(detailed_validation=detailed, forbid_extra_keys=strict)
+
+    for scalar, fn in _SCALARS.items():
+        conv.register_structure_hook(scalar, fn)
+
+    conv.register_structure_hook_factory(lambda t: _enum_or_raw(t) is not None, _make_enum_or_raw_hook)
+
+    def structure_factory(cls: type) -> Callable[[Any, Any], Any]:
+        generated: Callable[[Any, Any], Any] = make_dict_structure_fn(
+            cls, conv, _cattrs_forbid_extra_keys=strict, _cattrs_detailed_validation=detailed, **_renames(cls)
+        )
+        fixers: list[Callable[[dict[str, Any]], None]] = []
+        if cls is r.RecordedFile:
+            fixers.append(_fix_recorded_file)
+        if cls in _SID_MODELS:
+            fixers.append(_fix_empty_sid)
+
+        def hook(data: Any, tp: Any) -> Any:
+            if not isinstance(data, Mapping):
+                raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+            if fixers:
+                data = dict(data)
+                for fix in fixers:
+                    fix(data)
+            return generated(data, tp)
+
+        return hook
+
+    conv.register_structure_hook_factory(attrs.has, structure_factory)
+
+    def unstructure_factory(cls: type) -> Callable[[Any], Any]:
+        overrides: dict[str, Any] = {
+            f.name: override(rename=wire_name(f), omit_if_default=f.default is None) for f in attrs.fields(cls)
+        }
+        return make_dict_unstructure_fn(cls, conv, _cattrs_omit_if_default=False, **overrides)
+
+    conv.register_unstructure_hook_factory(attrs.has, unstructure_factory)
+
+    file_tuple = tuple[r.RecordedFile, ...]
+
+    def structure_file_list(value: Any, _: Any) -> str | tuple[r.RecordedFile, ...] | None:
+        if value is None or isinstance(value, str):
+            return value
+        if isinstance(value, list):
+            return conv.structure(value, file_tuple)
+        raise TypeError(f"fileList must be a string or an array, got {type(value).__name__}")
+
+    conv.register_structure_hook(str | tuple[r.RecordedFile, ...] | None, structure_file_list)
+
+    def structure_service_state(data: Any, _: Any) -> r.ExtensionServiceState:
+        if not isinstance(data, Mapping):
+            raise TypeError(f"expected an object, got {type(data).__name__}")
+        if strict:
+            extra = set(data) - {"serviceName", "payload", "playload"}
+            if extra:
+                raise cattrs.ForbiddenExtraKeysError(None, r.ExtensionServiceState, extra)
+        name = _to_str(data["serviceName"])
+        raw = data.get("payload", data.get("playload"))
+        raw_payload: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+        payload_cls = _PAYLOAD_FOR_SERVICE.get(name)
+        payload: Any = conv.structure(raw_payload, payload_cls) if payload_cls else dict(raw_payload)
+        return r.ExtensionServiceState(service_name=name, payload=payload, raw_payload=dict(raw_payload))
+
+    conv.register_structure_hook(r.ExtensionServiceState, structure_service_state)
+
+    # Requests are structured only by tests and tools (round trips of recorded bodies); the client only unstructures.
+    service_fn: Callable[[Any, Any], Any] = make_dict_structure_fn(
+        q.ExtensionService,
+        conv,
+        _cattrs_forbid_extra_keys=strict,
+        _cattrs_detailed_validation=detailed,
+        **{
+            **_renames(q.ExtensionService),
+            "service_param": override(rename="serviceParam", struct_hook=lambda v, _: v),
+        },
+    )
+
+    def structure_extension_service(data: Any, tp: Any) -> q.ExtensionService:
+        if not isinstance(data, Mapping):
+            raise TypeError(f"expected an object, got {type(data).__name__}")
+        param_cls = q.PARAM_FOR_SERVICE.get(str(data.get("serviceName")))
+        data = dict(data)
+        if param_cls is not None and "serviceParam" in data:
+            data["serviceParam"] = conv.structure(data["serviceParam"], param_cls)
+        return typing.cast("q.ExtensionService", service_fn(data, tp))
+
+    conv.register_structure_hook(q.ExtensionService, structure_extension_service)
+    return conv
+
+
+def _fix_recorded_file(data: dict[str, Any]) -> None:
+    if "filename" not in data and "fileName" in data:
+        data["filename"] = data.pop("fileName")
+
+
+def _fix_empty_sid(data: dict[str, Any]) -> None:
+    if data.get("sid") == "":
+        del data["sid"]
+
+
+converter = make_converter(strict=False, detailed=False)
+"""The production converter: lenient, fast (no detailed validation on the happy path)."""
+
+_detailed_converter = make_converter(strict=False, detailed=True)
+strict_converter = make_converter(strict=True, detailed=True)
+"""Forbids unknown keys: run over recorded fixtures in the tests so that schema drift is visible."""
+
+
+def to_wire(obj: Any) -> dict[str, Any]:
+    """Unstructure a request model to its wire dict (camelCase keys, unset fields omitted)."""
+    return typing.cast("dict[str, Any]", converter.unstructure(obj))
+
+
+def _wire_path(path: str) -> str:
+    """``$.server_response.file_list[0]`` -> ``$.serverResponse.fileList[0]`` (response keys are plain camelCase)."""
+    parts = path.split(".")
+    return ".".join(parts[:1] + [camel(p) if not p.startswith("[") else p for p in parts[1:]])
+
+
+def _format(exc: BaseException, type_: Any) -> str:
+    if isinstance(exc, KeyError):
+        return "required field missing"
+    if isinstance(exc, cattrs.ForbiddenExtraKeysError):
+        return f"unexpected keys {sorted(exc.extra_fields)}"
+    if isinstance(exc, (TypeError, ValueError)) and str(exc):
+        return str(exc)
+    name = getattr(type_, "__name__", None) or str(type_).replace("agora_recording.models.", "")
+    return f"invalid value (expected {name})"
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, cattrs.BaseValidationError):
+        messages = []
+        for message in cattrs.transform_error(exc, path="$", format_exception=_format):
+            text, sep, path = message.rpartition(" @ ")
+            messages.append(f"{text}{sep}{_wire_path(path)}" if sep else message)
+        text = "; ".join(messages[:5])
+        if len(messages) > 5:
+            text += f"; and {len(messages) - 5} more"
+        return text
+    return f"{type(exc).__name__}: {exc}"
+
+
+def from_wire(cls: type[T], data: Any, *, endpoint: str, strict: bool = False) -> T:
+    """Structure an answer of ``endpoint`` into ``cls``; a body that does not fit raises ResponseFormatError."""
+    if strict:
+        try:
+            return strict_converter.structure(data, cls)
+        except Exception as exc:
+            raise ResponseFormatError(f"unexpected response body: {_describe(exc)}", endpoint=endpoint) from exc
+    try:
+        return converter.structure(data, cls)
+    except Exception as fast_exc:
+        try:  # run again with detailed validation, for a message that names the wire path
+            _detailed_converter.structure(data, cls)
+        except Exception as exc:
+            raise ResponseFormatError(f"unexpected response body: {_describe(exc)}", endpoint=endpoint) from exc
+        raise ResponseFormatError(
+            f"unexpected response body: {type(fast_exc).__name__}", endpoint=endpoint
+        ) from fast_exc

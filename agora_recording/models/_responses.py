@@ -1,0 +1,267 @@
+"""Response models for acquire, start, update, updateLayout, query and stop.
+
+Responses are read leniently (see :mod:`agora_recording._converter`): unknown keys are ignored, unknown enum
+values are kept as plain values, numbers and booleans sent as strings are converted. Agora's polymorphic file list
+stays reachable as sent (``server_response.file_list``: a string or a tuple of :class:`RecordedFile`), and
+``server_response.files`` gives one normalised view, the same shape in every mode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from agora_recording.models._enums import (
+    FileListMode,
+    RecordingStatus,
+    RtmpPublishStatus,
+    TrackType,
+    UploadingStatus,
+    WebRecorderState,
+)
+
+__all__ = [
+    "AcquireResponse",
+    "AliyunVodPayload",
+    "ExtensionServiceState",
+    "QueryResponse",
+    "RecordedFile",
+    "RtmpOutputState",
+    "RtmpPublishPayload",
+    "ServerResponse",
+    "StartResponse",
+    "StopResponse",
+    "UpdateLayoutResponse",
+    "UpdateResponse",
+    "UploadServicePayload",
+    "VideoInfo",
+    "WebRecorderPayload",
+]
+
+
+@attrs.frozen(kw_only=True)
+class RecordedFile:
+    """One recorded file (an M3U8 playlist). Agora spells the name key ``fileName`` or ``filename``; both are read.
+
+    ``slice_start_time`` is the Unix time the recording of this file started, as Agora sent it (milliseconds in
+    most answers, seconds in some web-mode examples); ``slice_start_time_ms`` normalises it by magnitude.
+    """
+
+    filename: str
+    track_type: TrackType | str | None = None
+    uid: str | None = None
+    mixed_all_user: bool | None = None
+    is_playable: bool | None = None
+    slice_start_time: int | None = None
+
+    @property
+    def slice_start_time_ms(self) -> int | None:
+        """``slice_start_time`` in milliseconds, whichever unit Agora used (values under 10^11 are seconds)."""
+        t = self.slice_start_time
+        if t is None or t == 0:
+            return t
+        return t * 1000 if t < 100_000_000_000 else t
+
+
+@attrs.frozen(kw_only=True)
+class WebRecorderPayload:
+    """Payload of ``web_recorder_service``: the files so far, whether paused, and the recorder state."""
+
+    file_list: tuple[RecordedFile, ...] = ()
+    onhold: bool | None = None
+    state: WebRecorderState | str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class RtmpOutputState:
+    """One CDN output of the RTMP push and its status."""
+
+    rtmp_url: str | None = None
+    status: RtmpPublishStatus | str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class RtmpPublishPayload:
+    """Payload of ``rtmp_publish_service``."""
+
+    outputs: tuple[RtmpOutputState, ...] = ()
+    state: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class UploadServicePayload:
+    """Payload of ``upload_service`` (web-mode stop): the upload status."""
+
+    uploading_status: UploadingStatus | str | None = None
+    state: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class VideoInfo:
+    """An M3U8 file uploaded to ApsaraVideo for VoD and its video ID."""
+
+    file_name: str | None = None
+    video_id: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class AliyunVodPayload:
+    """Payload of ``aliyun_vod_service``."""
+
+    state: str | None = None
+    video_info: tuple[VideoInfo, ...] = ()
+
+
+Payload = WebRecorderPayload | RtmpPublishPayload | UploadServicePayload | AliyunVodPayload | Mapping[str, Any]
+
+
+@attrs.frozen(kw_only=True)
+class ExtensionServiceState:
+    """One entry of ``extensionServiceState``. ``payload`` is typed for known services, a raw mapping otherwise.
+
+    ``raw_payload`` keeps the payload exactly as sent (Agora's older docs spell the key ``playload``).
+    """
+
+    service_name: str
+    payload: Payload = attrs.field(factory=dict)
+    raw_payload: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+
+
+@attrs.frozen(kw_only=True)
+class ServerResponse:
+    """``serverResponse`` of query and stop. Which keys are present depends on the mode and configuration.
+
+    ``file_list`` is what Agora sent (a string in mix mode, a tuple of :class:`RecordedFile` in individual mode);
+    ``files`` is always a tuple of :class:`RecordedFile`, whatever the mode.
+    """
+
+    status: RecordingStatus | int | None = None
+    file_list_mode: FileListMode | str | None = None
+    file_list: str | tuple[RecordedFile, ...] | None = None
+    file_list_str: str | None = None
+    slice_start_time: int | None = None
+    uploading_status: UploadingStatus | str | None = None
+    extension_service_state: tuple[ExtensionServiceState, ...] = ()
+    sub_service_status: Mapping[str, str] | None = None
+
+    @property
+    def files(self) -> tuple[RecordedFile, ...]:
+        """Every recorded file reported, as :class:`RecordedFile`, from whichever variant Agora sent."""
+        found: list[RecordedFile] = []
+        if isinstance(self.file_list, tuple):
+            found.extend(self.file_list)
+        for text in (self.file_list if isinstance(self.file_list, str) else None, self.file_list_str):
+            if text:
+                found.extend(RecordedFile(filename=name.strip()) for name in text.split(";") if name.strip())
+        for entry in self.extension_service_state:
+            if isinstance(entry.payload, WebRecorderPayload):
+                found.extend(entry.payload.file_list)
+        unique: dict[tuple[str, str | None, Any], RecordedFile] = {}
+        for f in found:
+            unique.setdefault((f.filename, f.uid, f.track_type), f)
+        return tuple(unique.values())
+
+    def service(self, name: str) -> ExtensionServiceState | None:
+        """The ``extensionServiceState`` entry of service ``name``, or ``None``."""
+        for entry in self.extension_service_state:
+            if entry.service_name == name:
+                return entry
+        return None
+
+    @property
+    def effective_uploading_status(self) -> UploadingStatus | str | None:
+        """``uploadingStatus`` at the top level, or inside the web-mode ``upload_service`` payload."""
+        if self.uploading_status is not None:
+            return self.uploading_status
+        entry = self.service("upload_service")
+        if entry is not None and isinstance(entry.payload, UploadServicePayload):
+            return entry.payload.uploading_status
+        return None
+
+
+@attrs.frozen(kw_only=True)
+class AcquireResponse:
+    """Answer of acquire: the resourceId, valid for five minutes."""
+
+    resource_id: str
+
+
+@attrs.frozen(kw_only=True)
+class StartResponse:
+    """Answer of start: the sid (recording ID) of the new recording."""
+
+    resource_id: str
+    sid: str
+    cname: str | None = None
+    uid: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class UpdateResponse:
+    """Answer of update."""
+
+    resource_id: str | None = None
+    sid: str | None = None
+    cname: str | None = None
+    uid: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class UpdateLayoutResponse:
+    """Answer of updateLayout."""
+
+    resource_id: str | None = None
+    sid: str | None = None
+    cname: str | None = None
+    uid: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class QueryResponse:
+    """Answer of query: the recording's status and files so far. ``sid`` is ``None`` when Agora sent ``""``."""
+
+    resource_id: str | None = None
+    sid: str | None = None
+    cname: str | None = None
+    uid: str | None = None
+    server_response: ServerResponse = attrs.field(factory=ServerResponse)
+
+    @property
+    def status(self) -> RecordingStatus | int | None:
+        """``server_response.status``."""
+        return self.server_response.status
+
+    @property
+    def files(self) -> tuple[RecordedFile, ...]:
+        """``server_response.files``."""
+        return self.server_response.files
+
+
+@attrs.frozen(kw_only=True)
+class StopResponse:
+    """Answer of stop: upload status and files.
+
+    ``no_recorded_data`` is True when Agora answered 206 code 435: the recording stopped, but nobody sent a stream,
+    so there are no files. ``already_stopped`` is True when the recording had already stopped or was stopping
+    (code 49, or not found after a stop that Agora may have done); the session sets it, the client never does.
+    """
+
+    resource_id: str | None = None
+    sid: str | None = None
+    cname: str | None = None
+    uid: str | None = None
+    server_response: ServerResponse = attrs.field(factory=ServerResponse)
+    no_recorded_data: bool = False
+    already_stopped: bool = False
+
+    @property
+    def files(self) -> tuple[RecordedFile, ...]:
+        """``server_response.files``."""
+        return self.server_response.files
+
+    @property
+    def uploading_status(self) -> UploadingStatus | str | None:
+        """The upload status, at the top level (individual/mix) or in the ``upload_service`` payload (web)."""
+        return self.server_response.effective_uploading_status
