@@ -1,0 +1,63 @@
+"""The in-process transport: an :class:`httpx.AsyncBaseTransport` that answers from a ``FakeAgoraServer``.
+
+No sockets, no threads: each request goes straight to :meth:`FakeAgoraServer.handle`. Injected network faults
+become the exceptions httpx itself raises for them, so a client under test meets the same types as on a real
+network: ``timeout`` -> :class:`httpx.ReadTimeout`, ``disconnect`` -> :class:`httpx.RemoteProtocolError`,
+``connect_error`` -> :class:`httpx.ConnectError`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import httpx
+
+from agora_recording.testing._faults import InjectedNetworkFault
+
+if TYPE_CHECKING:
+    from agora_recording.testing._fake import FakeAgoraServer
+
+__all__ = ["FakeTransport"]
+
+
+class FakeTransport(httpx.AsyncBaseTransport):
+    """Answer httpx requests from a :class:`FakeAgoraServer`, in-process.
+
+    Get one with :meth:`FakeAgoraServer.transport`::
+
+        async with httpx.AsyncClient(transport=fake.transport(), base_url=fake.base_url) as http:
+            r = await http.get(...)
+
+    The host in the URL is ignored (every Agora domain reaches the same fake), so domain failover can be tested
+    too. Closing the transport does nothing to the fake.
+    """
+
+    def __init__(self, fake: FakeAgoraServer) -> None:
+        self._fake = fake
+
+    def __repr__(self) -> str:
+        return f"FakeTransport({self._fake!r})"
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request`` to the fake and wrap its answer in an :class:`httpx.Response`.
+
+        Raises:
+            httpx.ReadTimeout: for an injected ``timeout`` fault (after its ``delay``, if any).
+            httpx.RemoteProtocolError: for an injected ``disconnect`` fault.
+            httpx.ConnectError: for an injected ``connect_error`` fault.
+        """
+        body = await request.aread()
+        path = request.url.raw_path.decode("ascii")
+        try:
+            status, headers, content = await self._fake.handle(request.method, path, request.headers, body)
+        except InjectedNetworkFault as fault:
+            if fault.kind == "timeout":
+                if fault.hold:
+                    await self._fake._sleep(fault.hold)
+                raise httpx.ReadTimeout("injected timeout: no response from the fake", request=request) from None
+            if fault.kind == "connect_error":
+                raise httpx.ConnectError("injected connect error: the fake refused", request=request) from None
+            raise httpx.RemoteProtocolError(
+                "Server disconnected without sending a response.", request=request
+            ) from None
+        return httpx.Response(status, headers=headers, content=content, request=request)
