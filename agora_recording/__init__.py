@@ -4,6 +4,9 @@ The public names are exported here; :mod:`agora_recording.models` holds the same
 :mod:`agora_recording.testing` holds :class:`~agora_recording.testing.FakeAgoraServer` for tests.
 """
 
+from agora_recording._client import (
+    CloudRecordingClient,
+)
 from agora_recording._errors import (
     AgoraError,
     AlreadyStartedError,
@@ -24,7 +27,30 @@ from agora_recording._errors import (
     SessionStateError,
     StartOutcomeUnknownError,
 )
-from agora_recording._version import __version__
+from agora_recording._limiter import (
+    DEFAULT_MARGIN,
+    DEFAULT_PER,
+    DEFAULT_RATE,
+    LimiterStats,
+    RateLimiter,
+    TokenBucket,
+    Unlimited,
+    shared_limiter,
+)
+from agora_recording._options import (
+    DEFAULT_MAX_IN_FLIGHT,
+    DEFAULT_PRIMARY_DOMAIN,
+    DEFAULT_STOP_TIMEOUT,
+    DEFAULT_TIMEOUT,
+    RESOURCE_ID_TTL,
+)
+from agora_recording._retry import (
+    DEFAULT_RETRY_POLICY,
+    RetryPolicy,
+)
+from agora_recording._version import (
+    __version__,
+)
 from agora_recording.models import (
     AcquireClientRequest,
     AcquireResponse,
@@ -96,6 +122,15 @@ from agora_recording.models import (
 )
 
 __all__ = [
+    "DEFAULT_MARGIN",
+    "DEFAULT_MAX_IN_FLIGHT",
+    "DEFAULT_PER",
+    "DEFAULT_PRIMARY_DOMAIN",
+    "DEFAULT_RATE",
+    "DEFAULT_RETRY_POLICY",
+    "DEFAULT_STOP_TIMEOUT",
+    "DEFAULT_TIMEOUT",
+    "RESOURCE_ID_TTL",
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",
@@ -115,6 +150,7 @@ __all__ = [
     "BadRequestError",
     "ChannelType",
     "ClientRequest",
+    "CloudRecordingClient",
     "DecryptionMode",
     "ExtensionParams",
     "ExtensionService",
@@ -124,11 +160,13 @@ __all__ = [
     "IncompleteRequestError",
     "InvalidRequestError",
     "LayoutConfig",
+    "LimiterStats",
     "MixedVideoLayout",
     "Mode",
     "NotFoundError",
     "QueryResponse",
     "RateLimitError",
+    "RateLimiter",
     "RecordedFile",
     "RecordingConfig",
     "RecordingFailedError",
@@ -138,6 +176,7 @@ __all__ = [
     "RenderMode",
     "ResourceExpiredError",
     "ResponseFormatError",
+    "RetryPolicy",
     "RtmpOutput",
     "RtmpOutputState",
     "RtmpPublishConfig",
@@ -158,12 +197,14 @@ __all__ = [
     "StreamMode",
     "StreamSubscribe",
     "StreamTypes",
+    "TokenBucket",
     "TrackType",
     "TransConfig",
     "TranscodeAudio",
     "TranscodeContainer",
     "TranscodeOptions",
     "TranscodingConfig",
+    "Unlimited",
     "UpdateClientRequest",
     "UpdateLayoutClientRequest",
     "UpdateLayoutResponse",
@@ -182,4 +223,5 @@ __all__ = [
     "__version__",
     "check_cname",
     "check_uid",
+    "shared_limiter",
 ]

@@ -1,0 +1,659 @@
+"""CloudRecordingClient: the six endpoints over httpx, with typed errors, Agora's retry rules and domain failover."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import random
+import socket
+import typing
+from collections.abc import Mapping
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import anyio
+import attrs
+import httpx
+
+from agora_recording._clock import DEFAULT_CLOCK, Clock
+from agora_recording._converter import from_wire, to_wire
+from agora_recording._domains import check_primary, check_region, failover_host
+from agora_recording._errors import (
+    CODE_NO_RECORDED_DATA,
+    AlreadyStartedError,
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    InvalidRequestError,
+    RateLimitError,
+    ResourceExpiredError,
+    ResponseFormatError,
+    StartOutcomeUnknownError,
+    error_from_response,
+    parse_retry_after,
+)
+from agora_recording._limiter import RateLimiter, Sleep, shared_limiter
+from agora_recording._options import (
+    DEFAULT_MAX_IN_FLIGHT,
+    DEFAULT_PRIMARY_DOMAIN,
+    DEFAULT_STOP_TIMEOUT,
+    DEFAULT_TIMEOUT,
+)
+from agora_recording._retry import DEFAULT_RETRY_POLICY, Decision, Outcome, RetryPolicy, decide
+from agora_recording._version import __version__
+from agora_recording.models._enums import Mode
+from agora_recording.models._requests import (
+    AcquireClientRequest,
+    ClientRequest,
+    StopClientRequest,
+    UpdateClientRequest,
+    UpdateLayoutClientRequest,
+)
+from agora_recording.models._responses import (
+    AcquireResponse,
+    QueryResponse,
+    StartResponse,
+    StopResponse,
+    UpdateLayoutResponse,
+    UpdateResponse,
+)
+from agora_recording.models._rules import (
+    check_mode,
+    check_start_request,
+    check_update_layout_mode,
+    check_update_request,
+)
+from agora_recording.models._validation import check_cname, check_non_empty, check_uid
+
+if typing.TYPE_CHECKING:
+    from agora_recording._session import RecordingSession
+
+__all__ = ["CloudRecordingClient"]
+
+logger = logging.getLogger("agora_recording")
+T = TypeVar("T")
+
+_PREFIX = "/v1/apps/{appid}/cloud_recording"
+ROUTES = {
+    "acquire": _PREFIX + "/acquire",
+    "start": _PREFIX + "/resourceid/{resourceid}/mode/{mode}/start",
+    "update": _PREFIX + "/resourceid/{resourceid}/sid/{sid}/mode/{mode}/update",
+    "updateLayout": _PREFIX + "/resourceid/{resourceid}/sid/{sid}/mode/{mode}/updateLayout",
+    "query": _PREFIX + "/resourceid/{resourceid}/sid/{sid}/mode/{mode}/query",
+    "stop": _PREFIX + "/resourceid/{resourceid}/sid/{sid}/mode/{mode}/stop",
+}
+_DNS_MARKERS = (
+    "name or service not known",
+    "nodename nor servname",
+    "getaddrinfo",
+    "temporary failure in name resolution",
+    "no address associated",
+    "name resolution",
+)
+TimeoutArg = float | httpx.Timeout | None
+
+
+def _is_dns_failure(exc: BaseException) -> bool:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, socket.gaierror):
+            return True
+        if any(marker in str(current).lower() for marker in _DNS_MARKERS):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _classify(exc: httpx.TransportError) -> Outcome:
+    if isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout)):
+        return Outcome(kind="connect")
+    if isinstance(exc, httpx.ConnectError):
+        return Outcome(kind="dns" if _is_dns_failure(exc) else "connect")
+    if isinstance(exc, httpx.TimeoutException):
+        return Outcome(kind="timeout")
+    return Outcome(kind="disconnect")
+
+
+def _path(appid: str, **segments: str) -> str:
+    quoted = {k: quote(v, safe="") for k, v in segments.items()}
+    return _PREFIX.format(appid=quote(appid, safe="")) + "".join(f"/{k}/{v}" for k, v in quoted.items())
+
+
+class CloudRecordingClient:
+    """The Agora Cloud Recording REST client. An async context manager; one per event loop.
+
+    ``app_id``, ``customer_id`` and ``customer_secret`` are your project's App ID and RESTful API credentials.
+    The secret (and the Customer ID) never appear in ``repr``, logs or error messages.
+
+    Keyword options:
+
+    * ``base_url`` pins one host (the fake server, a proxy); without it the client uses Agora's domains with the
+      documented failover order, starting at ``primary_domain`` (``"api.agora.io"``; ``"api.sd-rtn.com"`` inside
+      mainland China), adding the region adjacent to ``failover_region`` (e.g. ``"eu-central-1"``) when given.
+    * ``http_client``: your own ``httpx.AsyncClient`` (never closed by this library); or ``transport``: an httpx
+      transport for the client this library creates (e.g. ``FakeAgoraServer().transport()``).
+    * ``timeout`` (default :data:`DEFAULT_TIMEOUT`) and ``stop_timeout`` (:data:`DEFAULT_STOP_TIMEOUT`).
+    * ``retry``: a :class:`RetryPolicy`; ``max_in_flight`` caps requests inside httpx at once.
+    * ``rate_limiter``: by default the process-wide limiter of this Customer ID (10 requests per second, shared by
+      every client with the same credentials). Pass your own, or ``Unlimited()`` to disable limiting in tests.
+    * ``clock`` (monotonic seconds) and ``sleep`` (backoff waits) are injectable so tests can move time.
+
+    Example::
+
+        async with CloudRecordingClient(app_id, customer_id, customer_secret) as client:
+            acquired = await client.acquire(cname="room1", uid="527841")
+            started = await client.start(resource_id=acquired.resource_id, mode="mix", cname="room1",
+                                         uid="527841", client_request=request)
+    """
+
+    def __init__(
+        self,
+        app_id: str,
+        customer_id: str,
+        customer_secret: str,
+        *,
+        base_url: str | None = None,
+        primary_domain: str = DEFAULT_PRIMARY_DOMAIN,
+        failover_region: str | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        stop_timeout: float | httpx.Timeout = DEFAULT_STOP_TIMEOUT,
+        retry: RetryPolicy = DEFAULT_RETRY_POLICY,
+        rate_limiter: RateLimiter | None = None,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        clock: Clock = DEFAULT_CLOCK,
+        sleep: Sleep = anyio.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._app_id = check_non_empty(app_id, field="app_id")
+        check_non_empty(customer_id, field="customer_id")
+        check_non_empty(customer_secret, field="customer_secret")
+        if http_client is not None and transport is not None:
+            raise InvalidRequestError("transport", "give either http_client or transport, not both")
+        if not isinstance(retry, RetryPolicy):
+            raise InvalidRequestError("retry", "must be a RetryPolicy")
+        if isinstance(max_in_flight, bool) or not isinstance(max_in_flight, int) or max_in_flight < 1:
+            raise InvalidRequestError("max_in_flight", f"must be a positive integer, got {max_in_flight!r}")
+        if base_url is not None:
+            parsed = httpx.URL(base_url)
+            if parsed.scheme not in ("http", "https") or not parsed.host:
+                raise InvalidRequestError("base_url", f"must be an http(s) URL, got {base_url!r}")
+            self._base_url: str | None = str(base_url).rstrip("/")
+        else:
+            self._base_url = None
+        self._primary = check_primary(primary_domain)
+        self._region = check_region(failover_region)
+        token = base64.b64encode(f"{customer_id}:{customer_secret}".encode()).decode("ascii")
+        self._headers = {
+            "Authorization": f"Basic {token}",
+            "Content-Type": "application/json;charset=utf-8",
+            "Accept": "application/json",
+            "User-Agent": f"agora-recording/{__version__} httpx/{httpx.__version__}",
+        }
+        self._timeout = timeout
+        self._stop_timeout = stop_timeout
+        self._retry = retry
+        self._limiter: RateLimiter = rate_limiter if rate_limiter is not None else shared_limiter(customer_id)
+        self._clock = clock
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.AsyncClient(
+            transport=transport,
+            timeout=timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout),
+            limits=httpx.Limits(max_connections=max_in_flight * 2, max_keepalive_connections=max_in_flight),
+        )
+        self._in_flight = anyio.CapacityLimiter(max_in_flight)
+        self._closed = False
+
+    def __repr__(self) -> str:
+        target = self._base_url or f"https://{self._primary}"
+        return f"CloudRecordingClient(app_id={self._app_id!r}, base_url={target!r}, customer_id=<hidden>)"
+
+    # -- lifecycle --------------------------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> CloudRecordingClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if this library created it (a caller-supplied one is left open)."""
+        self._closed = True
+        if self._owns_http:
+            await self._http.aclose()
+
+    @property
+    def app_id(self) -> str:
+        """The App ID in every URL."""
+        return self._app_id
+
+    @property
+    def clock(self) -> Clock:
+        """The monotonic clock used for the resourceId guard and backoff bookkeeping."""
+        return self._clock
+
+    @property
+    def sleep(self) -> Sleep:
+        """The sleep function used for backoff waits."""
+        return self._sleep
+
+    @property
+    def rate_limiter(self) -> RateLimiter:
+        """The rate limiter every HTTP attempt takes a permit from."""
+        return self._limiter
+
+    # -- sessions ---------------------------------------------------------------------------------------------------
+
+    def session(
+        self,
+        *,
+        cname: str,
+        uid: str | int,
+        mode: Mode | str,
+        client_request: ClientRequest | None = None,
+        **options: Any,
+    ) -> RecordingSession:
+        """A :class:`RecordingSession` for one recording of ``cname`` as ``uid`` in ``mode``.
+
+        ``options`` are the session's: ``acquire_request``, ``use_start_parameter``, ``reacquire``,
+        ``expiry_margin``, ``start_deadline``, ``stop_deadline``, ``verify``, ``verify_timeout``. Invalid arguments
+        raise :class:`InvalidRequestError` here, before anything is sent.
+        """
+        from agora_recording._session import RecordingSession
+
+        return RecordingSession(self, cname=cname, uid=uid, mode=mode, client_request=client_request, **options)
+
+    def resume_session(
+        self, state: Mapping[str, Any], *, client_request: ClientRequest | None = None, **options: Any
+    ) -> RecordingSession:
+        """Rebuild a session from :meth:`RecordingSession.to_state`, e.g. in another process or worker."""
+        from agora_recording._session import RecordingSession
+
+        return RecordingSession.from_state(self, state, client_request=client_request, **options)
+
+    # -- the six endpoints ------------------------------------------------------------------------------------------
+
+    async def acquire(
+        self,
+        *,
+        cname: str,
+        uid: str | int,
+        client_request: AcquireClientRequest | None = None,
+        web: bool | None = None,
+        timeout: TimeoutArg = None,
+        retries: int | None = None,
+    ) -> AcquireResponse:
+        """Get a resourceId (valid for five minutes) for recording ``cname`` as ``uid``.
+
+        ``web`` marks a web-page recording (``scene`` 1), which allows longer channel names; it is inferred from
+        ``client_request.scene`` when not given. A ``start_parameter`` must match the later start's
+        ``client_request`` (:meth:`RecordingSession.acquire` builds it so). Raises :class:`InvalidRequestError`
+        before sending anything if an argument breaks Agora's rules, and an :class:`APIStatusError` subclass when
+        Agora refuses.
+        """
+        request = client_request if client_request is not None else AcquireClientRequest()
+        if not isinstance(request, AcquireClientRequest):
+            raise InvalidRequestError("client_request", "must be an AcquireClientRequest")
+        is_web = bool(web) if web is not None else request.scene is not None and int(request.scene) == 1
+        body = self._body(cname, uid, web=is_web, client_request=to_wire(request))
+        return await self._call(
+            "acquire", "POST", _path(self._app_id) + "/acquire", body, AcquireResponse, timeout=timeout, retries=retries
+        )
+
+    async def start(
+        self,
+        *,
+        resource_id: str,
+        mode: Mode | str,
+        cname: str,
+        uid: str | int,
+        client_request: ClientRequest,
+        timeout: TimeoutArg = None,
+        retries: int | None = None,
+    ) -> StartResponse:
+        """Start recording with ``resource_id``. Returns the sid.
+
+        A start whose answer is lost is resent with the same parameters (safe: one resourceId starts at most one
+        recording). If the resend answers code 7, :class:`StartOutcomeUnknownError` says a recording runs whose sid
+        was never received. A first answer of code 7 raises :class:`AlreadyStartedError`; code 433 raises
+        :class:`ResourceExpiredError`.
+        """
+        mode = check_mode(mode)
+        check_non_empty(resource_id, field="resource_id")
+        check_start_request(mode, client_request)
+        body = self._body(cname, uid, web=mode is Mode.WEB, client_request=to_wire(client_request))
+        path = _path(self._app_id, resourceid=resource_id, mode=mode.value) + "/start"
+        return await self._call(
+            "start", "POST", path, body, StartResponse, timeout=timeout, retries=retries, resource_id=resource_id
+        )
+
+    async def update(
+        self,
+        *,
+        resource_id: str,
+        sid: str,
+        mode: Mode | str,
+        cname: str,
+        uid: str | int,
+        client_request: UpdateClientRequest,
+        timeout: TimeoutArg = None,
+        retries: int | None = None,
+    ) -> UpdateResponse:
+        """Update subscriptions (individual/mix), pause/resume or the CDN address (web), or storage credentials.
+
+        Each call replaces the previous settings. Agora asks callers to wait for each answer before the next
+        update; :class:`RecordingSession` serialises them for you.
+        """
+        mode = check_mode(mode)
+        check_update_request(mode, client_request)
+        body = self._body(cname, uid, web=mode is Mode.WEB, client_request=to_wire(client_request))
+        path = self._sid_path(resource_id, sid, mode) + "/update"
+        return await self._call("update", "POST", path, body, UpdateResponse, timeout=timeout, retries=retries)
+
+    async def update_layout(
+        self,
+        *,
+        resource_id: str,
+        sid: str,
+        cname: str,
+        uid: str | int,
+        client_request: UpdateLayoutClientRequest,
+        mode: Mode | str = Mode.MIX,
+        timeout: TimeoutArg = None,
+        retries: int | None = None,
+    ) -> UpdateLayoutResponse:
+        """Replace the mixed video layout (mix mode only; other modes raise :class:`InvalidRequestError`)."""
+        mode = check_mode(mode)
+        check_update_layout_mode(mode)
+        if not isinstance(client_request, UpdateLayoutClientRequest):
+            raise InvalidRequestError("client_request", "must be an UpdateLayoutClientRequest")
+        body = self._body(cname, uid, web=False, client_request=to_wire(client_request))
+        path = self._sid_path(resource_id, sid, mode) + "/updateLayout"
+        return await self._call(
+            "updateLayout", "POST", path, body, UpdateLayoutResponse, timeout=timeout, retries=retries
+        )
+
+    async def query(
+        self,
+        *,
+        resource_id: str,
+        sid: str,
+        mode: Mode | str,
+        timeout: TimeoutArg = None,
+        retries: int | None = None,
+    ) -> QueryResponse:
+        """The recording's status and files so far. A 404 "failed to find worker" is retried within Agora's
+        failover window (:attr:`RetryPolicy.not_found_window`) before :class:`NotFoundError` is raised.
+        """
+        mode = check_mode(mode)
+        path = self._sid_path(resource_id, sid, mode) + "/query"
+        return await self._call("query", "GET", path, None, QueryResponse, timeout=timeout, retries=retries)
+
+    async def stop(
+        self,
+        *,
+        resource_id: str,
+        sid: str,
+        mode: Mode | str,
+        cname: str,
+        uid: str | int,
+        async_stop: bool = False,
+        timeout: TimeoutArg = None,
+        retries: int | None = None,
+    ) -> StopResponse:
+        """Stop the recording. Returns the upload status and files.
+
+        Agora's 206 code 435 ("no recorded data": nobody sent a stream) is a successful stop with
+        ``no_recorded_data=True``. 400 code 49 raises :class:`AlreadyStoppedError`. ``async_stop=True`` answers at
+        once instead of waiting (up to about 20 s) for the uploads.
+        """
+        mode = check_mode(mode)
+        request = StopClientRequest(async_stop=True) if async_stop else StopClientRequest()
+        body = self._body(cname, uid, web=mode is Mode.WEB, client_request=to_wire(request))
+        path = self._sid_path(resource_id, sid, mode) + "/stop"
+        return await self._call(
+            "stop",
+            "POST",
+            path,
+            body,
+            StopResponse,
+            timeout=timeout if timeout is not None else self._stop_timeout,
+            retries=retries,
+            resource_id=resource_id,
+            sid=sid,
+        )
+
+    # -- internals --------------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _body(cname: str, uid: str | int, *, web: bool, client_request: dict[str, Any]) -> dict[str, Any]:
+        return {"cname": check_cname(cname, web=web), "uid": check_uid(uid), "clientRequest": client_request}
+
+    def _sid_path(self, resource_id: str, sid: str, mode: Mode) -> str:
+        check_non_empty(resource_id, field="resource_id")
+        check_non_empty(sid, field="sid")
+        return _path(self._app_id, resourceid=resource_id, sid=sid, mode=mode.value)
+
+    def _url(self, path: str, transport_failures: int, dns_failure: bool) -> str:
+        if self._base_url is not None:
+            return self._base_url + path
+        host = failover_host(
+            self._primary, self._region, transport_failures=transport_failures, dns_failure=dns_failure
+        )
+        return f"https://{host}{path}"
+
+    async def _call(
+        self,
+        endpoint: str,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None,
+        model: type[T],
+        *,
+        timeout: TimeoutArg,
+        retries: int | None,
+        resource_id: str | None = None,
+        sid: str | None = None,
+    ) -> T:
+        if self._closed:
+            raise APIConnectionError("the client is closed", endpoint=endpoint)
+        policy = self._retry
+        if retries is not None:
+            if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+                raise InvalidRequestError("retries", f"must be a non-negative integer, got {retries!r}")
+            policy = attrs.evolve(policy, max_retries=retries)
+        content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode() if body is not None else None
+        route = ROUTES[endpoint]
+        effective_timeout = timeout if timeout is not None else self._timeout
+        started = self._clock()
+        attempt = 0
+        transport_failures = 0
+        dns_failure = False
+        maybe_started = False  # start only: an earlier attempt may have started the recording
+        while True:
+            attempt += 1
+            url = self._url(path, transport_failures, dns_failure)
+            await self._limiter.acquire()
+            sent_at = self._clock()
+            logger.debug("agora request endpoint=%s route=%s attempt=%d", endpoint, route, attempt)
+            try:
+                async with self._in_flight:
+                    response = await self._http.request(
+                        method, url, content=content, headers=self._headers, timeout=effective_timeout
+                    )
+            except httpx.TransportError as exc:
+                outcome = _classify(exc)
+                transport_failures += 1
+                dns_failure = dns_failure or outcome.kind == "dns"
+                maybe_started = maybe_started or outcome.maybe_sent
+                decision = decide(
+                    endpoint=endpoint,
+                    attempt=attempt,
+                    outcome=outcome,
+                    policy=policy,
+                    elapsed=self._clock() - started,
+                    rand=self._rng.random,
+                )
+                if not decision.retry:
+                    elapsed = self._clock() - started
+                    logger.warning(
+                        "agora request failed endpoint=%s route=%s failure=%s attempt=%d elapsed=%.3f",
+                        endpoint,
+                        route,
+                        outcome.kind,
+                        attempt,
+                        elapsed,
+                    )
+                    message = f"{outcome.kind} failure after {attempt} attempt(s) ({type(exc).__name__})"
+                    if outcome.kind == "timeout":
+                        if endpoint == "start":
+                            message += "; the recording may have started"
+                        raise APITimeoutError(message, endpoint=endpoint) from exc
+                    raise APIConnectionError(message, endpoint=endpoint) from exc
+                await self._backoff(endpoint, route, attempt, decision, failure=outcome.kind)
+                continue
+
+            transport_failures = 0
+            status = response.status_code
+            request_id = response.headers.get("x-request-id")
+            logger.debug(
+                "agora response endpoint=%s route=%s status=%d attempt=%d elapsed=%.3f",
+                endpoint,
+                route,
+                status,
+                attempt,
+                self._clock() - sent_at,
+            )
+            result = self._interpret(endpoint, response, model, resource_id=resource_id, sid=sid)
+            if not isinstance(result, BaseException):
+                return result
+            error = result
+            if isinstance(error, AlreadyStartedError) and maybe_started:
+                raise StartOutcomeUnknownError(
+                    resource_id=resource_id,
+                    endpoint=endpoint,
+                    status_code=error.status_code,
+                    code=error.code,
+                    reason=error.reason,
+                    request_id=request_id,
+                )
+            if not isinstance(error, (APIStatusError, ResourceExpiredError)) or error.status_code is None:
+                raise error
+            if isinstance(error, RateLimitError):
+                self._limiter.on_rate_limited(error.retry_after)
+            outcome = Outcome(
+                kind="status",
+                status=error.status_code,
+                code=error.code,
+                retry_after=error.retry_after if isinstance(error, RateLimitError) else None,
+            )
+            maybe_started = maybe_started or outcome.maybe_sent
+            decision = decide(
+                endpoint=endpoint,
+                attempt=attempt,
+                outcome=outcome,
+                policy=policy,
+                elapsed=self._clock() - started,
+                rand=self._rng.random,
+            )
+            if not decision.retry:
+                logger.info(
+                    "agora error endpoint=%s route=%s status=%d code=%s attempt=%d elapsed=%.3f",
+                    endpoint,
+                    route,
+                    status,
+                    error.code,
+                    attempt,
+                    self._clock() - started,
+                )
+                raise error
+            await self._backoff(endpoint, route, attempt, decision, status=status, code=error.code)
+
+    async def _backoff(
+        self,
+        endpoint: str,
+        route: str,
+        attempt: int,
+        decision: Decision,
+        *,
+        status: int | None = None,
+        code: int | None = None,
+        failure: str | None = None,
+    ) -> None:
+        logger.info(
+            "agora retry endpoint=%s route=%s status=%s code=%s failure=%s attempt=%d delay=%.3f reason=%s",
+            endpoint,
+            route,
+            status,
+            code,
+            failure,
+            attempt,
+            decision.delay,
+            decision.reason,
+        )
+        if decision.delay > 0:
+            await self._sleep(decision.delay)
+
+    def _interpret(
+        self,
+        endpoint: str,
+        response: httpx.Response,
+        model: type[T],
+        *,
+        resource_id: str | None,
+        sid: str | None,
+    ) -> T | APIStatusError | ResourceExpiredError | ResponseFormatError:
+        status = response.status_code
+        request_id = response.headers.get("x-request-id")
+        raw = response.content
+        if status in (200, 201):
+            data = _json_or_none(raw)
+            if isinstance(data, dict) and status == 201 and "sid" not in data and "code" in data:
+                return error_from_response(
+                    endpoint=endpoint, status_code=status, body=raw, request_id=request_id, resource_id=resource_id
+                )
+            if data is None:
+                return ResponseFormatError(
+                    "the answer is not a JSON object", endpoint=endpoint, status_code=status, request_id=request_id
+                )
+            try:
+                return from_wire(model, data, endpoint=endpoint)
+            except ResponseFormatError as exc:
+                exc.status_code = status
+                exc.request_id = request_id
+                return exc
+        if status == 206 and endpoint == "stop":
+            data = _json_or_none(raw)
+            if isinstance(data, dict) and _int_code(data.get("code")) == CODE_NO_RECORDED_DATA:
+                return typing.cast(T, StopResponse(resource_id=resource_id, sid=sid, no_recorded_data=True))
+        retry_after = parse_retry_after(response.headers.get("retry-after")) if status == 429 else None
+        return error_from_response(
+            endpoint=endpoint,
+            status_code=status,
+            body=raw,
+            request_id=request_id,
+            retry_after=retry_after,
+            resource_id=resource_id,
+        )
+
+
+def _json_or_none(raw: bytes) -> Any:
+    try:
+        data = json.loads(raw) if raw else None
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _int_code(value: Any) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None

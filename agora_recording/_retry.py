@@ -1,0 +1,153 @@
+"""Retry decisions and backoff: a pure function of (endpoint, attempt, outcome, policy). No I/O; table-tested.
+
+Agora's guidance (agora-api-notes.md 2.2-2.3) is the starting point:
+
+==========================================  ==========================================  ===========================
+outcome                                     endpoints                                   schedule (seconds)
+==========================================  ==========================================  ===========================
+connect error / DNS failure (never sent)    all                                         1, 3, 6 (domain failover)
+timeout or dropped connection (maybe sent)  all (start: resend, same parameters)        start 3, 6, 9; others 1, 3, 6
+HTTP 429                                    all; the rate limiter holds everyone        ``Retry-After``, else 1, 3, 6
+HTTP 5xx, 504 + code 62                     all, except start + code 502 (re-acquire)   start 3, 6, 9; others 1, 3, 6
+206 + code 65 "request not completed"       all                                         3, 6
+404 + code 404 "failed to find worker"      query, updateLayout, stop (HA failover)     5, 10, 15 within 90 s
+any other 4xx                               none                                        -
+==========================================  ==========================================  ===========================
+
+Past the end of a schedule, the delay doubles, capped at ``max_delay``. Every delay gets +-``jitter`` (a fraction).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import Literal
+
+import attrs
+
+from agora_recording._errors import InvalidRequestError
+
+__all__ = ["Decision", "Outcome", "RetryPolicy", "decide"]
+
+OutcomeKind = Literal["connect", "dns", "timeout", "disconnect", "status"]
+NOT_FOUND_ENDPOINTS = frozenset({"query", "updateLayout", "stop"})
+
+
+def _non_negative(inst: object, field: attrs.Attribute[float], value: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise InvalidRequestError(f"RetryPolicy.{field.name}", f"must be a non-negative number, got {value!r}")
+
+
+def _delays(inst: object, field: attrs.Attribute[tuple[float, ...]], value: tuple[float, ...]) -> None:
+    if not value or any(isinstance(d, bool) or not isinstance(d, (int, float)) or d < 0 for d in value):
+        raise InvalidRequestError(f"RetryPolicy.{field.name}", "must be a non-empty tuple of non-negative seconds")
+
+
+def _retries(inst: object, field: attrs.Attribute[int], value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
+        raise InvalidRequestError(f"RetryPolicy.{field.name}", f"must be an integer in 0..100, got {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class RetryPolicy:
+    """What the client retries, and how long it waits. Frozen; change it with :func:`attrs.evolve`.
+
+    ``max_retries`` counts retries after the first attempt (so 3 means at most 4 attempts). Set it to 0 to turn
+    retries off. ``not_found_window`` bounds how long a "failed to find worker" 404 is treated as Agora's
+    high-availability failover (documented as up to 90 s) on query, updateLayout and stop; 0 turns that off.
+    """
+
+    max_retries: int = attrs.field(default=3, validator=_retries)
+    connect_delays: tuple[float, ...] = attrs.field(default=(1.0, 3.0, 6.0), validator=_delays)
+    start_delays: tuple[float, ...] = attrs.field(default=(3.0, 6.0, 9.0), validator=_delays)
+    server_error_delays: tuple[float, ...] = attrs.field(default=(1.0, 3.0, 6.0), validator=_delays)
+    incomplete_delays: tuple[float, ...] = attrs.field(default=(3.0, 6.0), validator=_delays)
+    rate_limit_delays: tuple[float, ...] = attrs.field(default=(1.0, 3.0, 6.0), validator=_delays)
+    not_found_delays: tuple[float, ...] = attrs.field(default=(5.0, 10.0, 15.0), validator=_delays)
+    not_found_window: float = attrs.field(default=90.0, validator=_non_negative)
+    max_delay: float = attrs.field(default=30.0, validator=_non_negative)
+    jitter: float = attrs.field(default=0.1, validator=_non_negative)
+
+
+DEFAULT_RETRY_POLICY = RetryPolicy()
+NO_RETRIES = RetryPolicy(max_retries=0)
+
+
+@attrs.frozen(kw_only=True)
+class Outcome:
+    """What happened to one attempt: a transport failure (``kind``) or an HTTP answer (``status``, ``code``)."""
+
+    kind: OutcomeKind
+    status: int | None = None
+    code: int | None = None
+    retry_after: float | None = None
+
+    @property
+    def maybe_sent(self) -> bool:
+        """True when Agora may have acted on the request (the answer was lost or was an error after the work)."""
+        return self.kind in ("timeout", "disconnect") or (
+            self.kind == "status" and self.status is not None and (self.status >= 500 or self.status == 206)
+        )
+
+
+@attrs.frozen(kw_only=True)
+class Decision:
+    """Retry or not, after how many seconds, and why (for the log)."""
+
+    retry: bool
+    delay: float = 0.0
+    reason: str = ""
+
+
+def _schedule(delays: tuple[float, ...], retry_index: int, cap: float) -> float:
+    if retry_index < len(delays):
+        return float(min(delays[retry_index], cap))
+    return float(min(delays[-1] * 2 ** (retry_index - len(delays) + 1), cap))
+
+
+def decide(
+    *,
+    endpoint: str,
+    attempt: int,
+    outcome: Outcome,
+    policy: RetryPolicy = DEFAULT_RETRY_POLICY,
+    elapsed: float = 0.0,
+    rand: Callable[[], float] = random.random,
+) -> Decision:
+    """Decide whether attempt number ``attempt`` (1-based) of ``endpoint`` is retried after ``outcome``.
+
+    ``elapsed`` is the time since the first attempt (for the 404 failover window); ``rand`` gives the jitter.
+    """
+    if attempt > policy.max_retries:
+        return Decision(retry=False, reason="no retries left")
+    index = attempt - 1
+    delays: tuple[float, ...] | None = None
+    reason = ""
+    if outcome.kind in ("connect", "dns"):
+        delays, reason = policy.connect_delays, "connection failed before sending"
+    elif outcome.kind in ("timeout", "disconnect"):
+        delays = policy.start_delays if endpoint == "start" else policy.server_error_delays
+        reason = "no answer (the request may have been processed)"
+    elif outcome.status == 429:
+        if outcome.retry_after is not None:
+            return Decision(retry=True, delay=min(outcome.retry_after, policy.max_delay), reason="rate limited")
+        delays, reason = policy.rate_limit_delays, "rate limited"
+    elif outcome.status == 206 and outcome.code == 65:
+        delays, reason = policy.incomplete_delays, "request not completed (code 65)"
+    elif outcome.status is not None and outcome.status >= 500:
+        if endpoint == "start" and outcome.code == 502:
+            return Decision(retry=False, reason="failed to allocate worker: acquire again")
+        delays = policy.start_delays if endpoint == "start" else policy.server_error_delays
+        reason = "server error"
+    elif outcome.status == 404 and outcome.code == 404 and endpoint in NOT_FOUND_ENDPOINTS:
+        if elapsed >= policy.not_found_window:
+            return Decision(retry=False, reason="worker not found beyond the failover window")
+        delays, reason = policy.not_found_delays, "worker not found (may be failing over)"
+    if delays is None:
+        return Decision(retry=False, reason="not retryable")
+    delay = _schedule(delays, index, policy.max_delay)
+    if policy.jitter:
+        delay = max(0.0, delay * (1.0 + policy.jitter * (2.0 * rand() - 1.0)))
+    if outcome.kind == "status" and outcome.status == 404:
+        delay = min(delay, max(0.0, policy.not_found_window - elapsed))
+    return Decision(retry=True, delay=delay, reason=reason)
