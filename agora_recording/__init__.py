@@ -48,6 +48,10 @@ from agora_recording._retry import (
     DEFAULT_RETRY_POLICY,
     RetryPolicy,
 )
+from agora_recording._session import (
+    RecordingSession,
+    SessionState,
+)
 from agora_recording._version import (
     __version__,
 )
@@ -171,6 +175,7 @@ __all__ = [
     "RecordingConfig",
     "RecordingFailedError",
     "RecordingFileConfig",
+    "RecordingSession",
     "RecordingStatus",
     "Region",
     "RenderMode",
@@ -187,6 +192,7 @@ __all__ = [
     "ServerError",
     "ServerResponse",
     "ServiceName",
+    "SessionState",
     "SessionStateError",
     "SnapshotConfig",
     "StartOutcomeUnknownError",

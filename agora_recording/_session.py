@@ -1,0 +1,657 @@
+"""RecordingSession: one recording's resourceId -> sid lifecycle, as an explicit state machine.
+
+::
+
+    NEW --acquire--> ACQUIRED --start--> STARTING --+--> RECORDING --stop--> STOPPING --> STOPPED
+     |                  ^                           |        |  ^                 |
+     +------start-------+ (acquires first)          |        |  +--(stop failed)--+
+                                                    |        +-- query / update / update_layout
+                                                    +--> FAILED   (Agora refused the start; no recording)
+                                                    +--> UNKNOWN  (no answer, or code 7 after a lost answer:
+                                                                   a recording may run whose sid we lack)
+
+* The five-minute guard: a resourceId older than ``RESOURCE_ID_TTL - expiry_margin`` on the client's clock is
+  replaced by a fresh acquire before start (counted in ``reacquired``); with ``reacquire=False`` start raises
+  :class:`ResourceExpiredError` without sending. If Agora answers code 433 anyway, the session re-acquires once.
+* ``start()`` runs shielded from cancellation (bounded by ``start_deadline``): a cancellation that arrives while
+  the start is in flight lets it finish, then stops the recording and re-raises the cancellation.
+* ``stop()`` is idempotent, shielded and bounded by ``stop_deadline``: code 49, or a 404 when the task is gone,
+  means stopped (``StopResponse.already_stopped``).
+* ``async with client.session(...) as rec:`` acquires and starts on entry and always stops on exit.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Mapping
+from enum import Enum
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import anyio
+import anyio.lowlevel
+
+from agora_recording._errors import (
+    AlreadyStartedError,
+    AlreadyStoppedError,
+    APIConnectionError,
+    APITimeoutError,
+    IncompleteRequestError,
+    InvalidRequestError,
+    NotFoundError,
+    RecordingFailedError,
+    ResourceExpiredError,
+    ResponseFormatError,
+    ServerError,
+    SessionStateError,
+)
+from agora_recording._options import RESOURCE_ID_TTL
+from agora_recording.models._enums import Mode, RecordingStatus, Scene
+from agora_recording.models._requests import (
+    AcquireClientRequest,
+    ClientRequest,
+    UpdateClientRequest,
+    UpdateLayoutClientRequest,
+)
+from agora_recording.models._responses import (
+    AcquireResponse,
+    QueryResponse,
+    StartResponse,
+    StopResponse,
+    UpdateLayoutResponse,
+    UpdateResponse,
+)
+from agora_recording.models._rules import check_mode, check_start_request
+from agora_recording.models._validation import check_cname, check_uid
+
+if TYPE_CHECKING:
+    from agora_recording._client import CloudRecordingClient
+
+__all__ = ["RecordingSession", "SessionState"]
+
+logger = logging.getLogger("agora_recording")
+T = TypeVar("T")
+
+STATE_VERSION = 1
+DEFAULT_EXPIRY_MARGIN = 30.0
+DEFAULT_START_DEADLINE = 60.0
+DEFAULT_STOP_DEADLINE = 60.0
+DEFAULT_VERIFY_TIMEOUT = 90.0
+_TRANSIENT_QUERY_ERRORS = (ServerError, IncompleteRequestError, APIConnectionError, ResponseFormatError)
+
+
+class SessionState(str, Enum):
+    """Where a :class:`RecordingSession` is in its lifecycle."""
+
+    NEW = "new"
+    ACQUIRED = "acquired"
+    STARTING = "starting"
+    RECORDING = "recording"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+
+def _bounded(value: Any, name: str, *, minimum: float = 0.0) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum:
+        raise InvalidRequestError(name, f"must be a number >= {minimum}, got {value!r}")
+    return float(value)
+
+
+class RecordingSession:
+    """One recording: acquire -> start -> (query / update / update_layout)* -> stop.
+
+    Create it with :meth:`CloudRecordingClient.session` (or rebuild one with
+    :meth:`CloudRecordingClient.resume_session`). Calls that make no sense in the current ``state`` raise
+    :class:`SessionStateError` without sending anything.
+
+    Example::
+
+        async with client.session(cname="room1", uid="527841", mode="mix", client_request=request) as rec:
+            await rec.wait_until_recording()
+            ...  # the recording runs here
+        print(rec.stop_response.files)
+    """
+
+    __slots__ = (
+        "_acquire_request",
+        "_acquired_at",
+        "_client",
+        "_client_request",
+        "_cname",
+        "_expiry_margin",
+        "_last_query",
+        "_mode",
+        "_reacquire",
+        "_reacquired",
+        "_resource_id",
+        "_sid",
+        "_start_deadline",
+        "_started_at",
+        "_state",
+        "_stop_attempted",
+        "_stop_deadline",
+        "_stop_response",
+        "_uid",
+        "_update_lock",
+        "_use_start_parameter",
+        "_verify_on_enter",
+        "_verify_timeout",
+    )
+
+    def __init__(
+        self,
+        client: CloudRecordingClient,
+        *,
+        cname: str,
+        uid: str | int,
+        mode: Mode | str,
+        client_request: ClientRequest | None = None,
+        acquire_request: AcquireClientRequest | None = None,
+        use_start_parameter: bool = False,
+        reacquire: bool = True,
+        expiry_margin: float = DEFAULT_EXPIRY_MARGIN,
+        start_deadline: float = DEFAULT_START_DEADLINE,
+        stop_deadline: float = DEFAULT_STOP_DEADLINE,
+        verify: bool = False,
+        verify_timeout: float = DEFAULT_VERIFY_TIMEOUT,
+    ) -> None:
+        self._client = client
+        self._mode = check_mode(mode)
+        self._cname = check_cname(cname, web=self._mode is Mode.WEB)
+        self._uid = check_uid(uid)
+        if client_request is not None:
+            check_start_request(self._mode, client_request)
+        if acquire_request is not None and not isinstance(acquire_request, AcquireClientRequest):
+            raise InvalidRequestError("acquire_request", "must be an AcquireClientRequest")
+        if use_start_parameter and client_request is None:
+            raise InvalidRequestError("use_start_parameter", "needs client_request (the startParameter mirrors it)")
+        self._client_request = client_request
+        self._acquire_request = acquire_request
+        self._use_start_parameter = bool(use_start_parameter)
+        self._reacquire = bool(reacquire)
+        self._expiry_margin = _bounded(expiry_margin, "expiry_margin")
+        if self._expiry_margin >= RESOURCE_ID_TTL:
+            raise InvalidRequestError("expiry_margin", f"must be below {RESOURCE_ID_TTL:.0f} seconds")
+        self._start_deadline = _bounded(start_deadline, "start_deadline", minimum=1.0)
+        self._stop_deadline = _bounded(stop_deadline, "stop_deadline", minimum=1.0)
+        self._verify_on_enter = bool(verify)
+        self._verify_timeout = _bounded(verify_timeout, "verify_timeout")
+        self._state = SessionState.NEW
+        self._resource_id: str | None = None
+        self._sid: str | None = None
+        self._acquired_at: float | None = None
+        self._started_at: float | None = None
+        self._last_query: QueryResponse | None = None
+        self._stop_response: StopResponse | None = None
+        self._stop_attempted = False
+        self._reacquired = 0
+        self._update_lock: anyio.Lock | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"RecordingSession(mode={self._mode.value!r}, cname={self._cname!r}, uid={self._uid!r}, "
+            f"state={self._state.value!r}, resource_id={self._resource_id!r}, sid={self._sid!r})"
+        )
+
+    # -- properties -------------------------------------------------------------------------------------------------
+
+    @property
+    def state(self) -> SessionState:
+        """The current :class:`SessionState`."""
+        return self._state
+
+    @property
+    def mode(self) -> Mode:
+        """The recording mode."""
+        return self._mode
+
+    @property
+    def cname(self) -> str:
+        """The channel name."""
+        return self._cname
+
+    @property
+    def uid(self) -> str:
+        """The recorder's UID."""
+        return self._uid
+
+    @property
+    def resource_id(self) -> str | None:
+        """The resourceId from acquire, or ``None`` before it."""
+        return self._resource_id
+
+    @property
+    def sid(self) -> str | None:
+        """The recording ID from start, or ``None`` before it (and when a start's answer was lost)."""
+        return self._sid
+
+    @property
+    def last_query(self) -> QueryResponse | None:
+        """The last :class:`QueryResponse` received."""
+        return self._last_query
+
+    @property
+    def last_status(self) -> RecordingStatus | int | None:
+        """The last known ``serverResponse.status``."""
+        return self._last_query.status if self._last_query is not None else None
+
+    @property
+    def stop_response(self) -> StopResponse | None:
+        """The :class:`StopResponse` once stopped."""
+        return self._stop_response
+
+    @property
+    def reacquired(self) -> int:
+        """How many times the session replaced its resourceId (five-minute guard or code 433)."""
+        return self._reacquired
+
+    @property
+    def resource_age(self) -> float | None:
+        """Seconds since acquire was sent, on the client's clock."""
+        return None if self._acquired_at is None else self._client.clock() - self._acquired_at
+
+    # -- lifecycle --------------------------------------------------------------------------------------------------
+
+    def _ids(self) -> tuple[str, str]:
+        if self._resource_id is None or self._sid is None:
+            raise SessionStateError(f"no resourceId and sid in state {self._state.value!r}")
+        return self._resource_id, self._sid
+
+    def _require(self, action: str, *allowed: SessionState) -> None:
+        if self._state not in allowed:
+            names = ", ".join(s.value for s in allowed)
+            raise SessionStateError(f"cannot {action} in state {self._state.value!r} (allowed: {names})")
+
+    def _acquire_body(self) -> AcquireClientRequest:
+        base = self._acquire_request or AcquireClientRequest()
+        changes: dict[str, Any] = {}
+        if self._mode is Mode.WEB and base.scene is None:
+            changes["scene"] = Scene.WEB
+        if self._use_start_parameter and base.start_parameter is None:
+            changes["start_parameter"] = self._client_request
+        if not changes:
+            return base
+        return AcquireClientRequest(
+            resource_expired_hour=base.resource_expired_hour,
+            scene=changes.get("scene", base.scene),
+            region=base.region,
+            exclude_resource_ids=base.exclude_resource_ids,
+            start_parameter=changes.get("start_parameter", base.start_parameter),
+        )
+
+    async def acquire(self) -> AcquireResponse:
+        """Get a resourceId. Allowed in state NEW or ACQUIRED (replaces the current one)."""
+        self._require("acquire", SessionState.NEW, SessionState.ACQUIRED)
+        return await self._acquire()
+
+    async def _acquire(self) -> AcquireResponse:
+        sent_at = self._client.clock()
+        response = await self._client.acquire(
+            cname=self._cname, uid=self._uid, client_request=self._acquire_body(), web=self._mode is Mode.WEB
+        )
+        self._resource_id = response.resource_id
+        self._acquired_at = sent_at
+        self._state = SessionState.ACQUIRED
+        return response
+
+    async def _refresh_resource(self, why: str) -> None:
+        self._reacquired += 1
+        logger.info("agora session re-acquiring resource reason=%s mode=%s", why, self._mode.value)
+        await self._acquire()
+
+    async def start(self, client_request: ClientRequest | None = None) -> StartResponse:
+        """Start the recording (acquiring first in state NEW). Returns the :class:`StartResponse` with the sid.
+
+        Raises :class:`ResourceExpiredError` when the resourceId is too old and ``reacquire=False``. The start runs
+        shielded from cancellation; if the task was cancelled meanwhile, the new recording is stopped and the
+        cancellation re-raised.
+        """
+        self._require("start", SessionState.NEW, SessionState.ACQUIRED)
+        if client_request is not None:
+            check_start_request(self._mode, client_request)
+            self._client_request = client_request
+        request = self._client_request
+        if request is None:
+            raise InvalidRequestError("client_request", "start needs a ClientRequest (give it here or to session())")
+        if self._state is SessionState.NEW:
+            await self._acquire()
+        age = self.resource_age or 0.0
+        if age > RESOURCE_ID_TTL - self._expiry_margin:
+            if not self._reacquire:
+                raise ResourceExpiredError(
+                    f"start: the resourceId is {age:.0f} s old (valid {RESOURCE_ID_TTL:.0f} s, margin "
+                    f"{self._expiry_margin:.0f} s); not sent because reacquire=False",
+                    resource_id=self._resource_id,
+                )
+            await self._refresh_resource("resource id near expiry")
+
+        self._state = SessionState.STARTING
+        try:
+            response = await self._shielded(self._start_deadline, self._start_once(request))
+            if response is None:
+                self._state = SessionState.UNKNOWN
+                raise APITimeoutError(
+                    f"no answer within start_deadline={self._start_deadline:.0f} s; the recording may have started",
+                    endpoint="start",
+                )
+        except (AlreadyStartedError, APITimeoutError, APIConnectionError):
+            # No sid, but Agora may have started a recording (a lost answer): it cannot be stopped without the sid.
+            self._state = SessionState.UNKNOWN
+            raise
+        except BaseException:
+            if self._state is SessionState.STARTING:
+                self._state = SessionState.FAILED
+            raise
+        self._sid = response.sid
+        self._started_at = self._client.clock()
+        self._state = SessionState.RECORDING
+        try:
+            await anyio.lowlevel.checkpoint_if_cancelled()
+        except anyio.get_cancelled_exc_class():
+            await self._stop_shielded()
+            raise
+        return response
+
+    async def _shielded(self, seconds: float, work: Awaitable[T]) -> T | None:
+        """Run ``work`` shielded from outside cancellation, for at most ``seconds`` on the client's clock.
+
+        Returns ``None`` when the deadline cut it short. The deadline is a watchdog sleeping through the client's
+        ``sleep``, so tests on a virtual clock move it like any other wait.
+        """
+        result: list[T] = []
+        error: BaseException | None = None
+        with anyio.CancelScope(shield=True):
+            async with anyio.create_task_group() as tg:
+
+                async def watchdog() -> None:
+                    await self._client.sleep(seconds)
+                    tg.cancel_scope.cancel()
+
+                tg.start_soon(watchdog)
+                try:
+                    result.append(await work)
+                except anyio.get_cancelled_exc_class():
+                    pass  # only the watchdog can cancel in here: the deadline passed
+                except BaseException as exc:  # re-raised below, outside the task group (no exception group)
+                    error = exc
+                finally:
+                    tg.cancel_scope.cancel()
+        if error is not None:
+            raise error
+        return result[0] if result else None
+
+    async def _start_once(self, request: ClientRequest) -> StartResponse:
+        assert self._resource_id is not None
+        try:
+            return await self._client.start(
+                resource_id=self._resource_id, mode=self._mode, cname=self._cname, uid=self._uid, client_request=request
+            )
+        except ResourceExpiredError:
+            if not self._reacquire:
+                raise
+            await self._refresh_resource("agora code 433")
+            return await self._client.start(
+                resource_id=self._resource_id, mode=self._mode, cname=self._cname, uid=self._uid, client_request=request
+            )
+
+    async def query(self) -> QueryResponse:
+        """Query the recording (state RECORDING or STOPPING). Updates ``last_status``."""
+        self._require("query", SessionState.RECORDING, SessionState.STOPPING)
+        resource_id, sid = self._ids()
+        response = await self._client.query(resource_id=resource_id, sid=sid, mode=self._mode)
+        self._last_query = response
+        return response
+
+    async def update(self, client_request: UpdateClientRequest) -> UpdateResponse:
+        """Update subscriptions, pause/resume (web), the CDN address or storage credentials. Calls are serialised."""
+        self._require("update", SessionState.RECORDING)
+        if self._update_lock is None:
+            self._update_lock = anyio.Lock()
+        async with self._update_lock:
+            self._require("update", SessionState.RECORDING)
+            resource_id, sid = self._ids()
+            return await self._client.update(
+                resource_id=resource_id,
+                sid=sid,
+                mode=self._mode,
+                cname=self._cname,
+                uid=self._uid,
+                client_request=client_request,
+            )
+
+    async def update_layout(self, client_request: UpdateLayoutClientRequest) -> UpdateLayoutResponse:
+        """Replace the mixed layout (mix mode only). Serialised with :meth:`update`."""
+        self._require("update the layout", SessionState.RECORDING)
+        if self._mode is not Mode.MIX:
+            raise InvalidRequestError("mode", f"updateLayout is supported only in mix mode, not {self._mode.value}")
+        if self._update_lock is None:
+            self._update_lock = anyio.Lock()
+        async with self._update_lock:
+            self._require("update the layout", SessionState.RECORDING)
+            resource_id, sid = self._ids()
+            return await self._client.update_layout(
+                resource_id=resource_id,
+                sid=sid,
+                mode=self._mode,
+                cname=self._cname,
+                uid=self._uid,
+                client_request=client_request,
+            )
+
+    async def stop(self, *, async_stop: bool = False) -> StopResponse:
+        """Stop the recording; idempotent. Runs shielded from cancellation, bounded by ``stop_deadline``.
+
+        Code 49 (already stopping) or a 404 (the task is gone) mean stopped: the result has
+        ``already_stopped=True``. Nothing was recorded (code 435): ``no_recorded_data=True``.
+        """
+        if self._state is SessionState.STOPPED and self._stop_response is not None:
+            return self._stop_response
+        self._require("stop", SessionState.RECORDING, SessionState.STOPPING)
+        response = await self._shielded(self._stop_deadline, self._stop(async_stop=async_stop))
+        if response is None:
+            self._state = SessionState.RECORDING
+            raise APITimeoutError(
+                f"no answer within stop_deadline={self._stop_deadline:.0f} s; the recording may still run",
+                endpoint="stop",
+            )
+        return response
+
+    async def _stop(self, *, async_stop: bool) -> StopResponse:
+        resource_id, sid = self._ids()
+        self._state = SessionState.STOPPING
+        self._stop_attempted = True
+        try:
+            response = await self._client.stop(
+                resource_id=resource_id,
+                sid=sid,
+                mode=self._mode,
+                cname=self._cname,
+                uid=self._uid,
+                async_stop=async_stop,
+            )
+        except AlreadyStoppedError:
+            response = StopResponse(resource_id=self._resource_id, sid=self._sid, already_stopped=True)
+        except NotFoundError as exc:
+            if not exc.worker_not_found:
+                self._state = SessionState.RECORDING
+                raise
+            response = StopResponse(resource_id=self._resource_id, sid=self._sid, already_stopped=True)
+        except BaseException:
+            self._state = SessionState.RECORDING  # still believed running: stop() may be called again
+            raise
+        self._stop_response = response
+        self._state = SessionState.STOPPED
+        logger.info(
+            "agora session stopped mode=%s already_stopped=%s no_recorded_data=%s",
+            self._mode.value,
+            response.already_stopped,
+            response.no_recorded_data,
+        )
+        return response
+
+    async def _stop_shielded(self) -> None:
+        """Stop after a failure or cancellation; never raises (the original error matters more)."""
+        if self._state not in (SessionState.RECORDING, SessionState.STOPPING):
+            return
+        with anyio.CancelScope(shield=True):
+            try:
+                await self.stop()
+            except Exception as exc:  # logged; the caller re-raises the original error
+                logger.warning(
+                    "agora session cleanup stop failed mode=%s error=%s status=%s code=%s",
+                    self._mode.value,
+                    type(exc).__name__,
+                    getattr(exc, "status_code", None),
+                    getattr(exc, "code", None),
+                )
+
+    async def wait_until_recording(
+        self,
+        timeout: float = DEFAULT_VERIFY_TIMEOUT,
+        *,
+        first_delay: float = 5.0,
+        delays: tuple[float, ...] = (5.0, 10.0, 15.0),
+    ) -> QueryResponse:
+        """Confirm the start as Agora recommends: query from ``first_delay`` s after start, backing off by
+        ``delays``, until status 4 or 5. A 404, 5xx or lost answer meanwhile is treated as transient (Agora's
+        failover takes up to 90 s). Raises :class:`RecordingFailedError` on status 20, on a status past 5 (the
+        recording exited), or when ``timeout`` seconds after start pass without status 4 or 5.
+        """
+        self._require("verify", SessionState.RECORDING)
+        timeout = _bounded(timeout, "timeout")
+        if not delays:
+            raise InvalidRequestError("delays", "must not be empty")
+        resource_id, sid = self._ids()
+        clock, sleep = self._client.clock, self._client.sleep
+        started_at = self._started_at if self._started_at is not None else clock()
+        deadline = started_at + timeout
+        wake = started_at + first_delay
+        index = 0
+        last_error: BaseException | None = None
+        while True:
+            now = clock()
+            if wake > now:
+                await sleep(min(wake, deadline) - now)
+            if clock() > deadline and index > 0:
+                break
+            try:
+                response = await self._client.query(resource_id=resource_id, sid=sid, mode=self._mode, retries=0)
+            except NotFoundError as exc:
+                if not exc.worker_not_found:
+                    raise
+                last_error = exc
+            except _TRANSIENT_QUERY_ERRORS as exc:
+                last_error = exc
+            else:
+                self._last_query = response
+                status = response.status
+                if status in (RecordingStatus.READY, RecordingStatus.IN_PROGRESS):
+                    return response
+                if status == RecordingStatus.EXITED_ABNORMALLY:
+                    raise RecordingFailedError("the recording exited abnormally (status 20)", status=20)
+                if isinstance(status, int) and RecordingStatus.IN_PROGRESS < status < RecordingStatus.EXITED_ABNORMALLY:
+                    raise RecordingFailedError(f"the recording is exiting (status {status})", status=status)
+            if clock() >= deadline:
+                break
+            wake = clock() + delays[min(index, len(delays) - 1)]
+            index += 1
+        detail = f"; last error: {type(last_error).__name__}" if last_error is not None else ""
+        raise RecordingFailedError(
+            f"the recording did not reach status 4 or 5 within {timeout:.0f} s "
+            f"(last status {self.last_status}){detail}",
+            status=int(self.last_status) if self.last_status is not None else None,
+        )
+
+    # -- context manager --------------------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> RecordingSession:
+        try:
+            await self.start()
+            if self._verify_on_enter:
+                await self.wait_until_recording(self._verify_timeout)
+        except BaseException:
+            await self._stop_shielded()
+            raise
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if exc is not None:
+            await self._stop_shielded()
+            return
+        if self._state in (SessionState.RECORDING, SessionState.STOPPING):
+            await self.stop()
+
+    # -- hand-off ---------------------------------------------------------------------------------------------------
+
+    def to_state(self) -> dict[str, Any]:
+        """A JSON-serialisable snapshot (no secrets: no token, no storage keys) for another process or worker.
+
+        Rebuild it with :meth:`CloudRecordingClient.resume_session`. The clientRequest is not included (it holds
+        storage keys); pass it to ``resume_session`` if the resumed session has yet to start.
+        """
+        acquired_unix = None
+        if self._acquired_at is not None:
+            acquired_unix = time.time() - (self._client.clock() - self._acquired_at)
+        return {
+            "version": STATE_VERSION,
+            "app_id": self._client.app_id,
+            "mode": self._mode.value,
+            "cname": self._cname,
+            "uid": self._uid,
+            "state": self._state.value,
+            "resource_id": self._resource_id,
+            "sid": self._sid,
+            "acquired_at_unix": acquired_unix,
+            "last_status": int(self.last_status) if self.last_status is not None else None,
+        }
+
+    @classmethod
+    def from_state(
+        cls,
+        client: CloudRecordingClient,
+        state: Mapping[str, Any],
+        *,
+        client_request: ClientRequest | None = None,
+        **options: Any,
+    ) -> RecordingSession:
+        """Rebuild a session from :meth:`to_state` (use :meth:`CloudRecordingClient.resume_session`)."""
+        if not isinstance(state, Mapping):
+            raise InvalidRequestError("state", "must be the mapping returned by RecordingSession.to_state()")
+        if state.get("version") != STATE_VERSION:
+            raise InvalidRequestError("state.version", f"must be {STATE_VERSION}, got {state.get('version')!r}")
+        if state.get("app_id") != client.app_id:
+            raise InvalidRequestError("state.app_id", "belongs to another App ID than this client's")
+        try:
+            session_state = SessionState(state.get("state"))
+        except ValueError:
+            raise InvalidRequestError("state.state", f"unknown session state {state.get('state')!r}") from None
+        session = cls(
+            client,
+            cname=state.get("cname"),  # type: ignore[arg-type]  # checked by the constructor
+            uid=state.get("uid"),  # type: ignore[arg-type]
+            mode=state.get("mode"),  # type: ignore[arg-type]
+            client_request=client_request,
+            **options,
+        )
+        resource_id, sid = state.get("resource_id"), state.get("sid")
+        needs = {
+            SessionState.ACQUIRED: ("resource_id",),
+            SessionState.RECORDING: ("resource_id", "sid"),
+            SessionState.STOPPING: ("resource_id", "sid"),
+        }.get(session_state, ())
+        for key in needs:
+            if not isinstance(state.get(key), str) or not state.get(key):
+                raise InvalidRequestError(f"state.{key}", f"is required in state {session_state.value!r}")
+        if session_state in (SessionState.STARTING,):
+            session_state = SessionState.UNKNOWN  # the other worker died mid-start: the outcome is unknown
+        session._state = session_state
+        session._resource_id = resource_id if isinstance(resource_id, str) else None
+        session._sid = sid if isinstance(sid, str) else None
+        acquired_unix = state.get("acquired_at_unix")
+        if isinstance(acquired_unix, (int, float)) and not isinstance(acquired_unix, bool):
+            session._acquired_at = client.clock() - max(0.0, time.time() - acquired_unix)
+        if session_state is SessionState.RECORDING:
+            session._started_at = client.clock()
+        return session
