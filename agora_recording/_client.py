@@ -479,11 +479,13 @@ class CloudRecordingClient:
         while True:
             attempt += 1
             url = self._url(path, transport_failures, dns_failure)
-            await self._limiter.acquire()
-            sent_at = self._clock()
-            logger.debug("agora request endpoint=%s route=%s attempt=%d", endpoint, route, attempt)
             try:
+                # The in-flight slot first, then the permit: the permit is granted right before the send, so
+                # requests reach Agora in the order and spacing the limiter granted them.
                 async with self._in_flight:
+                    await self._limiter.acquire()
+                    sent_at = self._clock()
+                    logger.debug("agora request endpoint=%s route=%s attempt=%d", endpoint, route, attempt)
                     response = await self._http.request(
                         method, url, content=content, headers=self._headers, timeout=effective_timeout
                     )
