@@ -476,6 +476,17 @@ class CloudRecordingClient:
         transport_failures = 0
         dns_failure = False
         maybe_started = False  # start only: an earlier attempt may have started the recording
+
+        def decide_after(outcome: Outcome) -> Decision:
+            return decide(
+                endpoint=endpoint,
+                attempt=attempt,
+                outcome=outcome,
+                policy=policy,
+                elapsed=self._clock() - started,
+                rand=self._rng.random,
+            )
+
         while True:
             attempt += 1
             url = self._url(path, transport_failures, dns_failure)
@@ -494,14 +505,7 @@ class CloudRecordingClient:
                 transport_failures += 1
                 dns_failure = dns_failure or outcome.kind == "dns"
                 maybe_started = maybe_started or outcome.maybe_sent
-                decision = decide(
-                    endpoint=endpoint,
-                    attempt=attempt,
-                    outcome=outcome,
-                    policy=policy,
-                    elapsed=self._clock() - started,
-                    rand=self._rng.random,
-                )
+                decision = decide_after(outcome)
                 if not decision.retry:
                     elapsed = self._clock() - started
                     logger.warning(
@@ -556,14 +560,7 @@ class CloudRecordingClient:
                 retry_after=error.retry_after if isinstance(error, RateLimitError) else None,
             )
             maybe_started = maybe_started or outcome.maybe_sent
-            decision = decide(
-                endpoint=endpoint,
-                attempt=attempt,
-                outcome=outcome,
-                policy=policy,
-                elapsed=self._clock() - started,
-                rand=self._rng.random,
-            )
+            decision = decide_after(outcome)
             if not decision.retry:
                 logger.info(
                     "agora error endpoint=%s route=%s status=%d code=%s attempt=%d elapsed=%.3f",

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from enum import Enum
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -406,32 +406,23 @@ class RecordingSession:
 
     async def update(self, client_request: UpdateClientRequest) -> UpdateResponse:
         """Update subscriptions, pause/resume (web), the CDN address or storage credentials. Calls are serialised."""
-        self._require("update", SessionState.RECORDING)
-        if self._update_lock is None:
-            self._update_lock = anyio.Lock()
-        async with self._update_lock:
-            self._require("update", SessionState.RECORDING)
-            resource_id, sid = self._ids()
-            return await self._client.update(
-                resource_id=resource_id,
-                sid=sid,
-                mode=self._mode,
-                cname=self._cname,
-                uid=self._uid,
-                client_request=client_request,
-            )
+        return await self._serialised("update", self._client.update, client_request)
 
     async def update_layout(self, client_request: UpdateLayoutClientRequest) -> UpdateLayoutResponse:
         """Replace the mixed layout (mix mode only). Serialised with :meth:`update`."""
-        self._require("update the layout", SessionState.RECORDING)
         if self._mode is not Mode.MIX:
             raise InvalidRequestError("mode", f"updateLayout is supported only in mix mode, not {self._mode.value}")
+        return await self._serialised("update the layout", self._client.update_layout, client_request)
+
+    async def _serialised(self, action: str, call: Callable[..., Awaitable[T]], client_request: Any) -> T:
+        """One update at a time per session: Agora asks to wait for each answer before the next update."""
+        self._require(action, SessionState.RECORDING)
         if self._update_lock is None:
             self._update_lock = anyio.Lock()
         async with self._update_lock:
-            self._require("update the layout", SessionState.RECORDING)
+            self._require(action, SessionState.RECORDING)
             resource_id, sid = self._ids()
-            return await self._client.update_layout(
+            return await call(
                 resource_id=resource_id,
                 sid=sid,
                 mode=self._mode,
