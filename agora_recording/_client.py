@@ -31,6 +31,7 @@ from agora_recording._errors import (
     ResponseFormatError,
     StartOutcomeUnknownError,
     error_from_response,
+    parse_code,
     parse_retry_after,
 )
 from agora_recording._limiter import RateLimiter, Sleep, shared_limiter
@@ -490,6 +491,7 @@ class CloudRecordingClient:
         while True:
             attempt += 1
             url = self._url(path, transport_failures, dns_failure)
+            failure: httpx.RequestError | None = None
             try:
                 # The in-flight slot first, then the permit: the permit is granted right before the send, so
                 # requests reach Agora in the order and spacing the limiter granted them.
@@ -500,30 +502,39 @@ class CloudRecordingClient:
                     response = await self._http.request(
                         method, url, content=content, headers=self._headers, timeout=effective_timeout
                     )
-            except httpx.TransportError as exc:
-                outcome = _classify(exc)
+                    response.content  # noqa: B018 - decode now, inside the try: a bad gzip body raises here
+            except httpx.RequestError as exc:
+                # Handled below, outside this block: the library's error must not chain httpx's exception, whose
+                # request still carries the Authorization header.
+                failure = exc
+            if failure is not None:
+                if not isinstance(failure, httpx.TransportError):  # e.g. a body that does not decode (gzip)
+                    raise ResponseFormatError(
+                        f"the answer could not be read ({type(failure).__name__})", endpoint=endpoint
+                    )
+                outcome = _classify(failure)
                 transport_failures += 1
                 dns_failure = dns_failure or outcome.kind == "dns"
                 maybe_started = maybe_started or outcome.maybe_sent
                 decision = decide_after(outcome)
-                if not decision.retry:
-                    elapsed = self._clock() - started
-                    logger.warning(
-                        "agora request failed endpoint=%s route=%s failure=%s attempt=%d elapsed=%.3f",
-                        endpoint,
-                        route,
-                        outcome.kind,
-                        attempt,
-                        elapsed,
-                    )
-                    message = f"{outcome.kind} failure after {attempt} attempt(s) ({type(exc).__name__})"
-                    if outcome.kind == "timeout":
-                        if endpoint == "start":
-                            message += "; the recording may have started"
-                        raise APITimeoutError(message, endpoint=endpoint) from exc
-                    raise APIConnectionError(message, endpoint=endpoint) from exc
-                await self._backoff(endpoint, route, attempt, decision, failure=outcome.kind)
-                continue
+                if decision.retry:
+                    await self._backoff(endpoint, route, attempt, decision, failure=outcome.kind)
+                    continue
+                logger.warning(
+                    "agora request failed endpoint=%s route=%s failure=%s attempt=%d elapsed=%.3f",
+                    endpoint,
+                    route,
+                    outcome.kind,
+                    attempt,
+                    self._clock() - started,
+                )
+                detail = str(failure)[:200]
+                message = f"{outcome.kind} failure after {attempt} attempt(s) ({type(failure).__name__}: {detail})"
+                if outcome.kind == "timeout":
+                    if endpoint == "start":
+                        message += "; the recording may have started"
+                    raise APITimeoutError(message, endpoint=endpoint)
+                raise APIConnectionError(message, endpoint=endpoint)
 
             transport_failures = 0
             status = response.status_code
@@ -552,7 +563,9 @@ class CloudRecordingClient:
             if not isinstance(error, (APIStatusError, ResourceExpiredError)) or error.status_code is None:
                 raise error
             if isinstance(error, RateLimitError):
-                self._limiter.on_rate_limited(error.retry_after)
+                # Hold everyone back, but never longer than this call would wait itself.
+                hold = None if error.retry_after is None else min(error.retry_after, policy.max_delay)
+                self._limiter.on_rate_limited(hold)
             outcome = Outcome(
                 kind="status",
                 status=error.status_code,
@@ -613,13 +626,14 @@ class CloudRecordingClient:
         raw = response.content
         if status in (200, 201):
             data = _json_or_none(raw)
-            if isinstance(data, dict) and status == 201 and "sid" not in data and "code" in data:
-                return error_from_response(
-                    endpoint=endpoint, status_code=status, body=raw, request_id=request_id, resource_id=resource_id
-                )
             if data is None:
                 return ResponseFormatError(
                     "the answer is not a JSON object", endpoint=endpoint, status_code=status, request_id=request_id
+                )
+            if "resourceId" not in data and parse_code(data.get("code")) is not None:
+                # An error inside a 2xx body (201 + code 7 on start): no resourceId, no sid.
+                return error_from_response(
+                    endpoint=endpoint, status_code=status, body=raw, request_id=request_id, resource_id=resource_id
                 )
             try:
                 return from_wire(model, data, endpoint=endpoint)
@@ -629,7 +643,7 @@ class CloudRecordingClient:
                 return exc
         if status == 206 and endpoint == "stop":
             data = _json_or_none(raw)
-            if isinstance(data, dict) and _int_code(data.get("code")) == CODE_NO_RECORDED_DATA:
+            if data is not None and parse_code(data.get("code")) == CODE_NO_RECORDED_DATA:
                 return typing.cast(T, StopResponse(resource_id=resource_id, sid=sid, no_recorded_data=True))
         retry_after = parse_retry_after(response.headers.get("retry-after")) if status == 429 else None
         return error_from_response(
@@ -648,11 +662,3 @@ def _json_or_none(raw: bytes) -> Any:
     except (ValueError, UnicodeDecodeError):
         return None
     return data if isinstance(data, dict) else None
-
-
-def _int_code(value: Any) -> int | None:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    return None

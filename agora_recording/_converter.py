@@ -16,6 +16,7 @@ never a bare ``KeyError`` or ``TypeError``.
 
 from __future__ import annotations
 
+import math
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -52,16 +53,16 @@ def _to_int(value: Any, _: Any = None) -> int:
         raise TypeError(f"expected an integer, got {value!r}")
     if isinstance(value, int):
         return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
+    if isinstance(value, float) and math.isfinite(value):
+        return round(value)  # a fractional timestamp (1619172871.089) is still the timestamp
     if isinstance(value, str):
         text = value.strip()
         try:
             return int(text)
         except ValueError:
             number = float(text)  # "5.0"; raises ValueError for anything else
-            if number.is_integer():
-                return int(number)
+            if math.isfinite(number):
+                return round(number)
     raise TypeError(f"expected an integer, got {value!r}")
 
 
@@ -162,6 +163,9 @@ def make_converter(*, strict: bool = False, detailed: bool = True) -> cattrs.Con
             cls, conv, _cattrs_forbid_extra_keys=strict, _cattrs_detailed_validation=detailed, **_renames(cls)
         )
         fixers: list[Callable[[dict[str, Any]], None]] = []
+        null_tuples = [wire_name(f) for f in attrs.fields(cls) if f.default == ()]
+        if null_tuples:
+            fixers.append(lambda data: _drop_nulls(data, null_tuples))
         if cls is r.RecordedFile:
             fixers.append(_fix_recorded_file)
         if cls in _SID_MODELS:
@@ -238,6 +242,13 @@ def make_converter(*, strict: bool = False, detailed: bool = True) -> cattrs.Con
 
     conv.register_structure_hook(q.ExtensionService, structure_extension_service)
     return conv
+
+
+def _drop_nulls(data: dict[str, Any], keys: list[str]) -> None:
+    """``"extensionServiceState": null`` reads as an empty tuple, like an absent key."""
+    for key in keys:
+        if key in data and data[key] is None:
+            del data[key]
 
 
 def _fix_recorded_file(data: dict[str, Any]) -> None:

@@ -28,6 +28,7 @@ They never show headers, bodies or credentials.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -52,6 +53,8 @@ __all__ = [
     "StartOutcomeUnknownError",
     "error_from_response",
 ]
+
+_INT_RE = re.compile(r"-?[0-9]{1,9}")
 
 # Agora service codes with a fixed meaning that the library acts on.
 CODE_ALREADY_STARTED = 7
@@ -260,6 +263,15 @@ class ServerError(APIStatusError):
     """HTTP 5xx: Agora's side failed (500 internal, 502 allocate worker, 504 code 62 request timeout, ...)."""
 
 
+def parse_code(value: object) -> int | None:
+    """Agora's ``code``: an int, or an integer string; anything else is no code."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and _INT_RE.fullmatch(value.strip()):
+        return int(value)
+    return None
+
+
 def _parse_error_body(body: bytes) -> tuple[int | None, str | None]:
     """Read Agora's two error shapes: gateway ``{"message"}`` and service ``{"code", "reason"}``."""
     try:
@@ -268,14 +280,7 @@ def _parse_error_body(body: bytes) -> tuple[int | None, str | None]:
         return None, None
     if not isinstance(data, Mapping):
         return None, None
-    code: int | None = None
-    raw_code = data.get("code")
-    if isinstance(raw_code, bool):
-        raw_code = None
-    if isinstance(raw_code, int):
-        code = raw_code
-    elif isinstance(raw_code, str) and raw_code.strip().lstrip("-").isdigit():
-        code = int(raw_code)
+    code = parse_code(data.get("code"))
     reason = data.get("reason")
     if not isinstance(reason, str):
         message = data.get("message")
@@ -283,6 +288,10 @@ def _parse_error_body(body: bytes) -> tuple[int | None, str | None]:
     if reason is not None and len(reason) > 200:
         reason = reason[:200] + "..."
     return code, reason
+
+
+MAX_RETRY_AFTER = 3600.0
+"""A ``Retry-After`` above this (one hour) is ignored as unreadable; the client caps its waits further."""
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -293,7 +302,7 @@ def parse_retry_after(value: str | None) -> float | None:
         seconds = float(value.strip())
     except ValueError:
         return None
-    if seconds != seconds or seconds < 0 or seconds == float("inf"):  # NaN, negative or infinite
+    if seconds != seconds or seconds < 0 or seconds > MAX_RETRY_AFTER:  # NaN, negative, absurd or infinite
         return None
     return seconds
 

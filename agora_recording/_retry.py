@@ -10,7 +10,7 @@ timeout or dropped connection (maybe sent)  all (start: resend, same parameters)
 HTTP 429                                    all; the rate limiter holds everyone        ``Retry-After``, else 1, 3, 6
 HTTP 5xx, 504 + code 62                     all, except start + code 502 (re-acquire)   start 3, 6, 9; others 1, 3, 6
 206 + code 65 "request not completed"       all                                         3, 6
-404 + code 404 "failed to find worker"      query, updateLayout, stop (HA failover)     5, 10, 15 within 90 s
+404 + code 404 "failed to find worker"      query, updateLayout, stop (HA failover)     5, 10, 15, 30... for 90 s
 any other 4xx                               none                                        -
 ==========================================  ==========================================  ===========================
 
@@ -54,7 +54,8 @@ class RetryPolicy:
 
     ``max_retries`` counts retries after the first attempt (so 3 means at most 4 attempts). Set it to 0 to turn
     retries off. ``not_found_window`` bounds how long a "failed to find worker" 404 is treated as Agora's
-    high-availability failover (documented as up to 90 s) on query, updateLayout and stop; 0 turns that off.
+    high-availability failover (documented as up to 90 s) on query, updateLayout and stop: those retries run until
+    the window ends, however many that takes (5, 10, 15, then 30 s apart); 0 turns that off.
     """
 
     max_retries: int = attrs.field(default=3, validator=_retries)
@@ -102,7 +103,8 @@ class Decision:
 def _schedule(delays: tuple[float, ...], retry_index: int, cap: float) -> float:
     if retry_index < len(delays):
         return float(min(delays[retry_index], cap))
-    return float(min(delays[-1] * 2 ** (retry_index - len(delays) + 1), cap))
+    doublings = retry_index - len(delays) + 1
+    return float(min(delays[-1] * 2 ** min(doublings, 64), cap))
 
 
 def decide(
@@ -118,7 +120,10 @@ def decide(
 
     ``elapsed`` is the time since the first attempt (for the 404 failover window); ``rand`` gives the jitter.
     """
-    if attempt > policy.max_retries:
+    worker_404 = outcome.kind == "status" and outcome.status == 404 and outcome.code == 404
+    # A worker 404 is bounded by the failover window (Agora: up to 90 s), not by max_retries; max_retries=0 still
+    # turns every retry off.
+    if attempt > policy.max_retries and not (worker_404 and policy.max_retries > 0):
         return Decision(retry=False, reason="no retries left")
     index = attempt - 1
     delays: tuple[float, ...] | None = None
@@ -139,7 +144,9 @@ def decide(
             return Decision(retry=False, reason="failed to allocate worker: acquire again")
         delays = policy.start_delays if endpoint == "start" else policy.server_error_delays
         reason = "server error"
-    elif outcome.status == 404 and outcome.code == 404 and endpoint in NOT_FOUND_ENDPOINTS:
+    elif worker_404 and endpoint in NOT_FOUND_ENDPOINTS:
+        # Time spent: the clock's, or the schedule's when the clock did not move (no wall clock decides this).
+        elapsed = max(elapsed, sum(_schedule(policy.not_found_delays, i, policy.max_delay) for i in range(index)))
         if elapsed >= policy.not_found_window:
             return Decision(retry=False, reason="worker not found beyond the failover window")
         delays, reason = policy.not_found_delays, "worker not found (may be failing over)"

@@ -406,14 +406,15 @@ async def test_start_timeouts_exhausted_raise_api_timeout_error(client: CloudRec
 
 
 async def test_worker_not_found_on_query_is_retried_then_raised(client: CloudRecordingClient, sleeps: Sleeps) -> None:
-    """query: 404 "failed to find worker" may be a failover; retried 5/10/15 s, then NotFoundError."""
+    """query: 404 "failed to find worker" may be a failover; retried 5/10/15/30/30 s (Agora's 90 s window, not
+    max_retries), then NotFoundError."""
     with respx.mock(assert_all_called=True) as router:
         route = router.route().mock(return_value=json_response(404, {"code": 404, "reason": "failed to find worker"}))
         with pytest.raises(NotFoundError) as info:
             await client.query(resource_id=RID, sid=SID, mode="mix")
     assert info.value.worker_not_found
-    assert route.call_count == 4
-    assert sleeps.delays == [5.0, 10.0, 15.0]
+    assert route.call_count == 6
+    assert sleeps.delays == [5.0, 10.0, 15.0, 30.0, 30.0]
 
 
 async def test_connect_error_is_retried_then_raised(client: CloudRecordingClient, sleeps: Sleeps) -> None:

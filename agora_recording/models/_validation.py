@@ -224,7 +224,10 @@ def check_cname(cname: Any, *, web: bool = False, field: str = "cname") -> str:
     """Check a channel name: non-empty, under 64 bytes in Agora's character set (up to 1024 bytes in web mode)."""
     if not isinstance(cname, str) or not cname:
         raise InvalidRequestError(field, "must be a non-empty string")
-    size = len(cname.encode("utf-8"))
+    try:
+        size = len(cname.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise InvalidRequestError(field, "must be valid Unicode text (no lone surrogates)") from None
     if web:
         if size > WEB_CNAME_MAX_BYTES:
             raise InvalidRequestError(field, f"must be at most {WEB_CNAME_MAX_BYTES} bytes in web mode, got {size}")
