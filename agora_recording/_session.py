@@ -35,10 +35,12 @@ from agora_recording._errors import (
     AlreadyStartedError,
     AlreadyStoppedError,
     APIConnectionError,
+    APIStatusError,
     APITimeoutError,
     IncompleteRequestError,
     InvalidRequestError,
     NotFoundError,
+    RateLimitError,
     RecordingFailedError,
     ResourceExpiredError,
     ResponseFormatError,
@@ -74,10 +76,25 @@ T = TypeVar("T")
 
 STATE_VERSION = 1
 DEFAULT_EXPIRY_MARGIN = 30.0
-DEFAULT_START_DEADLINE = 60.0
-DEFAULT_STOP_DEADLINE = 60.0
+DEFAULT_START_DEADLINE = 120.0
+DEFAULT_STOP_DEADLINE = 180.0
 DEFAULT_VERIFY_TIMEOUT = 90.0
-_TRANSIENT_QUERY_ERRORS = (ServerError, IncompleteRequestError, APIConnectionError, ResponseFormatError)
+_TRANSIENT_QUERY_ERRORS = (
+    ServerError,
+    IncompleteRequestError,
+    RateLimitError,
+    APIConnectionError,
+    ResponseFormatError,
+)
+
+
+def _refused(exc: BaseException) -> bool:
+    """True when ``exc`` means Agora did not start a recording: a 4xx refusal (not 429), or a local error."""
+    if isinstance(exc, (InvalidRequestError, ResourceExpiredError, SessionStateError)):
+        return True
+    if isinstance(exc, AlreadyStartedError):
+        return False
+    return isinstance(exc, APIStatusError) and 400 <= exc.status_code < 500 and exc.status_code != 429
 
 
 class SessionState(str, Enum):
@@ -132,6 +149,7 @@ class RecordingSession:
         "_state",
         "_stop_attempted",
         "_stop_deadline",
+        "_stop_error",
         "_stop_response",
         "_uid",
         "_update_lock",
@@ -185,6 +203,7 @@ class RecordingSession:
         self._started_at: float | None = None
         self._last_query: QueryResponse | None = None
         self._stop_response: StopResponse | None = None
+        self._stop_error: Exception | None = None
         self._stop_attempted = False
         self._reacquired = 0
         self._update_lock: anyio.Lock | None = None
@@ -241,6 +260,11 @@ class RecordingSession:
     def stop_response(self) -> StopResponse | None:
         """The :class:`StopResponse` once stopped."""
         return self._stop_response
+
+    @property
+    def stop_error(self) -> Exception | None:
+        """Why the last automatic stop (on an exception or cancellation) failed; ``None`` if it did not fail."""
+        return self._stop_error
 
     @property
     def reacquired(self) -> int:
@@ -336,21 +360,18 @@ class RecordingSession:
                     f"no answer within start_deadline={self._start_deadline:.0f} s; the recording may have started",
                     endpoint="start",
                 )
-        except (AlreadyStartedError, APITimeoutError, APIConnectionError):
-            # No sid, but Agora may have started a recording (a lost answer): it cannot be stopped without the sid.
-            self._state = SessionState.UNKNOWN
-            raise
-        except BaseException:
-            if self._state is SessionState.STARTING:
-                self._state = SessionState.FAILED
+        except BaseException as exc:
+            # FAILED only when Agora clearly refused the start; anything else (a lost or unreadable answer, 5xx,
+            # code 7, a native cancellation) may hide a running recording whose sid we lack: UNKNOWN.
+            self._state = SessionState.FAILED if _refused(exc) else SessionState.UNKNOWN
             raise
         self._sid = response.sid
         self._started_at = self._client.clock()
         self._state = SessionState.RECORDING
         try:
             await anyio.lowlevel.checkpoint_if_cancelled()
-        except anyio.get_cancelled_exc_class():
-            await self._stop_shielded()
+        except anyio.get_cancelled_exc_class() as exc:
+            await self._stop_shielded(exc)
             raise
         return response
 
@@ -482,14 +503,24 @@ class RecordingSession:
         )
         return response
 
-    async def _stop_shielded(self) -> None:
-        """Stop after a failure or cancellation; never raises (the original error matters more)."""
+    async def _stop_shielded(self, original: BaseException | None = None) -> None:
+        """Stop after a failure or cancellation; never raises (the original error matters more).
+
+        If the stop fails, ``stop_error`` keeps why, and the original exception gets a note saying the recording
+        may still run, so the caller who sees only the original error still learns it.
+        """
         if self._state not in (SessionState.RECORDING, SessionState.STOPPING):
             return
         with anyio.CancelScope(shield=True):
             try:
                 await self.stop()
-            except Exception as exc:  # logged; the caller re-raises the original error
+            except Exception as exc:  # recorded; the caller re-raises the original error
+                self._stop_error = exc
+                if original is not None and hasattr(original, "add_note"):
+                    original.add_note(
+                        f"agora-recording: stopping the recording (sid {self._sid}) also failed: {exc}; "
+                        "it may still be running (see RecordingSession.stop_error)"
+                    )
                 logger.warning(
                     "agora session cleanup stop failed mode=%s error=%s status=%s code=%s",
                     self._mode.value,
@@ -512,8 +543,9 @@ class RecordingSession:
         """
         self._require("verify", SessionState.RECORDING)
         timeout = _bounded(timeout, "timeout")
-        if not delays:
-            raise InvalidRequestError("delays", "must not be empty")
+        if not delays or any(_bounded(d, "delays") <= 0 for d in delays):
+            raise InvalidRequestError("delays", "must be a non-empty tuple of positive seconds")
+        first_delay = _bounded(first_delay, "first_delay")
         resource_id, sid = self._ids()
         clock, sleep = self._client.clock, self._client.sleep
         started_at = self._started_at if self._started_at is not None else clock()
@@ -562,14 +594,14 @@ class RecordingSession:
             await self.start()
             if self._verify_on_enter:
                 await self.wait_until_recording(self._verify_timeout)
-        except BaseException:
-            await self._stop_shielded()
+        except BaseException as exc:
+            await self._stop_shielded(exc)
             raise
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         if exc is not None:
-            await self._stop_shielded()
+            await self._stop_shielded(exc)
             return
         if self._state in (SessionState.RECORDING, SessionState.STOPPING):
             await self.stop()
