@@ -410,7 +410,8 @@ async def test_start_with_parameters_not_matching_the_resource_id_answers_432(
         body = {"cname": CNAME, "uid": UID, "clientRequest": mix_request()}
         response = await api.http.post(f"/v1/apps/other-app/cloud_recording/resourceid/{rid}/mode/mix/start", json=body)
     else:
-        response = await api.start(rid, **{field: "99" if field == "uid" else "other"})
+        identity = {"cname": CNAME, "uid": UID, field: "99" if field == "uid" else "other"}
+        response = await api.start(rid, cname=identity["cname"], uid=identity["uid"])
     assert response.status_code == 400
     assert response.json()["code"] == 432
 
@@ -528,6 +529,139 @@ async def test_same_cname_and_uid_recording_answers_53_task_conflict(api: Api) -
     assert (await api.start((await api.acquire(uid="2")).json()["resourceId"], uid="2")).status_code == 200
     await api.stop(rid, sid)
     assert (await api.start(other)).status_code == 200  # once stopped, the cname/uid pair is free again
+
+
+# ----------------------------------------------------------------------------------- startParameter, spelling
+
+
+def decode_rid(rid: str) -> dict[str, Any]:
+    payload = rid.rsplit(".", 1)[0]
+    decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return decoded
+
+
+def reversed_keys(value: Any) -> Any:
+    """The same JSON value with every object's keys in reverse order (canonical JSON ignores key order)."""
+    if isinstance(value, dict):
+        return {key: reversed_keys(value[key]) for key in reversed(list(value))}
+    if isinstance(value, list):
+        return [reversed_keys(item) for item in value]
+    return value
+
+
+@pytest.mark.parametrize("mode", ["mix", "individual", "web"])
+async def test_start_matching_the_acquire_start_parameter_starts(api: Api, mode: str) -> None:
+    """A startParameter equal to start's clientRequest (keys in any order) starts normally."""
+    start_request = REQUESTS[mode]()
+    acquire_request = {"scene": 1 if mode == "web" else 0, "startParameter": start_request}
+    acquired = await api.acquire(client_request=acquire_request)
+    assert acquired.status_code == 200
+    rid = acquired.json()["resourceId"]
+    started = await api.start(rid, mode, reversed_keys(start_request))
+    assert started.status_code == 200, started.text
+
+
+async def test_start_not_matching_the_acquire_start_parameter_answers_request_hash_mismatch(api: Api) -> None:
+    """A start clientRequest other than acquire's startParameter: 400 code 2 "request_hash mismatch".
+
+    Nothing starts and the resourceId is not used up: a start that matches still works.
+    """
+    mp4 = {"avFileType": ["hls", "mp4"]}
+    acquired = await api.acquire(client_request={"startParameter": mix_request(recordingFileConfig=mp4)})
+    rid = acquired.json()["resourceId"]
+    for request in (
+        mix_request(recordingConfig={"channelType": 0, "maxIdleTime": 300}, recordingFileConfig=mp4),  # a value
+        mix_request(recordingFileConfig={"avFileType": ["mp4", "hls"]}),  # list order counts
+        mix_request(),  # a field left out
+        mix_request(recordingFileConfig=mp4, token="t"),  # a field added
+    ):
+        response = await api.start(rid, "mix", request)
+        assert response.status_code == 400, request
+        assert response.json() == {"code": 2, "reason": "request_hash mismatch"}
+    assert api.fake.stats.recordings_started == 0
+    assert (await api.start(rid, "mix", mix_request(recordingFileConfig=mp4))).status_code == 200
+
+
+async def test_start_without_a_start_parameter_is_not_compared(api: Api) -> None:
+    """acquire without startParameter (or with an empty clientRequest): any valid start body starts."""
+    for uid, acquire_request in (("1", {}), ("2", {"scene": 0, "region": "EU"})):
+        rid = (await api.acquire(uid=uid, client_request=acquire_request)).json()["resourceId"]
+        assert "p" not in decode_rid(rid)
+        started = await api.start(rid, "mix", mix_request(recordingConfig={"maxIdleTime": 120}), uid=uid)
+        assert started.status_code == 200, started.text
+
+
+async def test_invalid_start_parameter_passes_acquire_and_fails_on_start(api: Api) -> None:
+    """An invalid startParameter does not fail acquire; start reports it (invalid field, or the mismatch)."""
+    invalid = {"recordingConfig": {"channelType": 0}, "storageConfig": {"vendor": 2}}
+    acquired = await api.acquire(client_request={"startParameter": invalid})
+    assert acquired.status_code == 200
+    rid = acquired.json()["resourceId"]
+    same = await api.start(rid, "mix", invalid)
+    assert same.status_code == 400
+    assert same.json()["code"] == 2
+    assert "storageConfig" in same.json()["reason"]
+    valid = await api.start(rid, "mix", mix_request())
+    assert valid.json() == {"code": 2, "reason": "request_hash mismatch"}
+
+
+async def test_start_parameter_digest_in_the_resource_id_hides_the_credentials(api: Api) -> None:
+    """The resourceId carries a short keyed digest of startParameter, never the storage keys themselves."""
+    rid = (await api.acquire(client_request={"startParameter": mix_request()})).json()["resourceId"]
+    decoded = decode_rid(rid)
+    assert isinstance(decoded["p"], str)
+    assert 0 < len(decoded["p"]) <= 24
+    text = json.dumps(decoded)
+    for canary in ("AK-canary", "SK-canary", "storageConfig"):
+        assert canary not in text
+
+
+def blacklist_request(key: str) -> dict[str, Any]:
+    request = individual_request()
+    request["recordingConfig"] = {"subscribeUidGroup": 0, key: ["8"]}
+    return request
+
+
+@pytest.mark.parametrize("key", ["unsubscribeAudioUids", "unsubscribeVideoUids"])
+async def test_strict_spelling_refuses_lowercase_blacklist_keys_on_start(clock: FakeTime, key: str) -> None:
+    """strict_spelling=True: the lowercase key answers 400 code 2 naming it; Agora's unSubscribe... starts."""
+    fake = FakeAgoraServer(clock=clock, strict_spelling=True)
+    async with api_for(fake) as api:
+        rid = (await api.acquire()).json()["resourceId"]
+        refused = await api.start(rid, "individual", blacklist_request(key))
+        assert refused.status_code == 400
+        assert refused.json()["code"] == 2
+        assert f"recordingConfig.{key}" in refused.json()["reason"]
+        camel = key.replace("unsubscribe", "unSubscribe")
+        assert (await api.start(rid, "individual", blacklist_request(camel))).status_code == 200
+
+
+@pytest.mark.parametrize("key", ["unsubscribeAudioUids", "unsubscribeVideoUids", "unSubscribeVideoUids"])
+async def test_lenient_spelling_by_default_accepts_both_blacklist_keys(api: Api, key: str) -> None:
+    """By default (Agora's acceptance of the lowercase form is uncertain) both spellings start and update."""
+    assert api.fake.strict_spelling is False
+    rid, sid = await api.session("individual", blacklist_request(key))
+    media = "audio" if "Audio" in key else "video"
+    update = {"streamSubscribe": {f"{media}UidList": {key: ["9"]}}}
+    assert (await api.call("update", rid, sid, "individual", update)).status_code == 200
+
+
+async def test_strict_spelling_refuses_lowercase_blacklist_keys_in_update(clock: FakeTime) -> None:
+    """strict_spelling=True also checks update's streamSubscribe lists; the update changes nothing."""
+    fake = FakeAgoraServer(clock=clock, strict_spelling=True)
+    async with api_for(fake) as api:
+        rid, sid = await api.session("individual")
+        for media in ("Audio", "Video"):
+            lowercase = {"streamSubscribe": {f"{media.lower()}UidList": {f"unsubscribe{media}Uids": ["123"]}}}
+            refused = await api.call("update", rid, sid, "individual", lowercase)
+            assert refused.status_code == 400
+            assert refused.json()["code"] == 2
+            assert f"streamSubscribe.{media.lower()}UidList.unsubscribe{media}Uids" in refused.json()["reason"]
+            camel = {"streamSubscribe": {f"{media.lower()}UidList": {f"unSubscribe{media}Uids": ["123"]}}}
+            assert (await api.call("update", rid, sid, "individual", camel)).status_code == 200
+        info = fake.recording(sid)
+        assert info is not None
+        assert info.updates == 2
 
 
 # ------------------------------------------------------------------------------------------ status and query

@@ -29,12 +29,16 @@ Rules, in the order a request meets them (bodies as documented in Agora's status
 7. **acquire** answers 200 ``{"cname","uid","resourceId"}``. ``clientRequest.scene`` 0 or 1 (1 = web page
    recording), ``resourceExpiredHour`` 1..720 (else 400 ``{"code":2,"reason":"Acquire: invalid
    resourceExpiredHour value!"}``), ``region`` CN/AP/EU/NA, ``excludeResourceIds`` (strings) and
-   ``startParameter`` (an object; its consistency with ``start`` is not checked) are accepted;
+   ``startParameter`` (an object, else 400 code 2; its contents are not checked here: Agora reports an invalid
+   ``startParameter`` on ``start``, not on ``acquire``) are accepted;
    ``resourceExpiredHour`` is checked but not enforced later. For scene 0 the
    channel name must use Agora's channel-name characters and at most 64 bytes, else 400
    ``{"code":401,"reason":"invalid_channel_name"}``; a web ``cname`` may take 1024 bytes.
-   The resourceId is ``base64url(JSON{appid, cname, uid, issue time, scene, nonce}).signature``: decodable
-   without state. It is valid ``timings.resource_ttl`` (300) seconds on the fake's clock.
+   The resourceId is ``base64url(JSON{appid, cname, uid, issue time, scene, nonce[, startParameter
+   digest]}).signature``: decodable without state. The digest (present only when acquire carried a
+   ``startParameter``) is a truncated HMAC-SHA256, under the fake's signing key, of the canonical JSON
+   (``sort_keys``, no spaces) of ``startParameter``: keyed because that object holds storage credentials. The
+   resourceId is valid ``timings.resource_ttl`` (300) seconds on the fake's clock.
 8. **start**, checked in this order: undecodable resourceId, 400 code 1001; App ID, cname or uid not the ones
    the resourceId was acquired for, 400 code 432; resourceId already used, 201
    ``{"code":7,"reason":"already started"}``; resourceId older than 300 s, 400 code 433 (Agora documents the
@@ -43,8 +47,17 @@ Rules, in the order a request meets them (bodies as documented in Agora's status
    ``web_recorder_service``; individual needs ``recordingConfig.subscribeUidGroup`` unless it takes snapshots;
    ``recordingFileConfig`` and ``snapshotConfig`` exclude each other; snapshots only in individual mode;
    ``storageConfig`` with ``vendor``, ``region``, ``bucket``, ``accessKey``, ``secretKey`` is required);
+   acquire carried a ``startParameter`` whose canonical-JSON digest differs from that of start's
+   ``clientRequest`` (Agora: values must be "consistent with the later start clientRequest, or start fails"),
+   400 ``{"code":2,"reason":"request_hash mismatch"}`` (a choice: Agora documents neither code nor text for this
+   case; the reason is the text this project's issue tracker reports; object keys may come in any order, list
+   order counts); without a ``startParameter`` nothing is compared;
    the same App ID + cname + uid already recording, 400 ``{"code":53,"reason":"task conflict"}``. Success: 200
    ``{"cname","uid","resourceId","sid"}`` with a 32-hex-digit sid.
+   Blacklists: ``unSubscribeAudioUids``/``unSubscribeVideoUids`` (Agora's own clients' spelling) and, unless
+   ``strict_spelling=True``, the lowercase ``unsubscribe...Uids`` of the 2026 API pages (whether Agora accepts
+   that form is uncertain). Strict: the lowercase key answers 400 code 2 naming it, here and in update's
+   ``streamSubscribe``.
 9. **Recordings progress on the fake's clock** (:class:`FakeTimings`): status 0 at start, 1, 2, 3 on the way,
    4 (all components ready) after ``ready_after`` (3 s) and 5 (first file uploaded) after ``first_file_after``
    (5 s), unless nothing is recorded (a silent channel, nobody subscribed, a web page ``onhold``): then it stays
@@ -496,6 +509,9 @@ class FakeAgoraServer:
         request_log_size: how many requests :attr:`requests` keeps (the oldest drop out).
         unix_time_origin: the Unix time the fake's clock reading at construction maps to (for
             ``sliceStartTime``); fixed by default so answers are reproducible.
+        strict_spelling: refuse the lowercase blacklist keys ``unsubscribeAudioUids``/``unsubscribeVideoUids``
+            (400 code 2 naming the key) and accept only Agora's ``unSubscribeAudioUids``/``unSubscribeVideoUids``.
+            Off by default: whether Agora accepts the lowercase form is uncertain, so both are accepted.
 
     Raises:
         ValueError: for an invalid argument.
@@ -522,6 +538,7 @@ class FakeAgoraServer:
         fault_hold_limit: float = 30.0,
         request_log_size: int = 10_000,
         unix_time_origin: float = 1_700_000_000.0,
+        strict_spelling: bool = False,
     ) -> None:
         if not customer_id or ":" in customer_id:
             raise ValueError("customer_id must be non-empty and must not contain ':'")
@@ -549,6 +566,7 @@ class FakeAgoraServer:
         self.retry_after = retry_after
         self.timings = timings if timings is not None else FakeTimings()
         self.fault_hold_limit = float(fault_hold_limit)
+        self.strict_spelling = bool(strict_spelling)
         self._seed = seed
         self._id_rng = random.Random(seed)
         self._fault_rng = random.Random(seed + 0x5EED)
@@ -1063,11 +1081,25 @@ class FakeAgoraServer:
 
     # ------------------------------------------------------------------------------ resource ids
 
-    def _encode_rid(self, app_id: str, cname: str, uid: str, now: float, scene: int) -> str:
+    def _encode_rid(
+        self, app_id: str, cname: str, uid: str, now: float, scene: int, start_digest: str | None = None
+    ) -> str:
         nonce = f"{self._id_rng.getrandbits(64):016x}"
-        payload = _b64e(_dump({"a": app_id, "c": cname, "u": uid, "t": now, "s": scene, "n": nonce}))
+        info: dict[str, Any] = {"a": app_id, "c": cname, "u": uid, "t": now, "s": scene, "n": nonce}
+        if start_digest is not None:
+            info["p"] = start_digest
+        payload = _b64e(_dump(info))
         signature = hmac.new(self._rid_key, payload.encode("ascii"), hashlib.sha256).digest()[:18]
         return f"{payload}.{_b64e(signature)}"
+
+    def _request_digest(self, client_request: object) -> str:
+        """A short digest of a ``clientRequest``'s canonical JSON (sorted keys, no spaces).
+
+        Keyed with the resourceId signing key rather than a bare SHA-256: the startParameter holds storage
+        credentials, and the digest travels inside the (readable) resourceId.
+        """
+        canonical = json.dumps(client_request, sort_keys=True, separators=(",", ":")).encode()
+        return _b64e(hmac.new(self._rid_key, b"startParameter:" + canonical, hashlib.sha256).digest()[:12])
 
     def _decode_rid(self, rid: str) -> dict[str, Any]:
         bad = _service_error(400, 1001, "failed to parse resourceId")
@@ -1104,7 +1136,8 @@ class FakeAgoraServer:
         cname, uid = body["cname"], body["uid"]
         if scene == 0 and (len(cname.encode()) > 64 or _CNAME_CHARS.fullmatch(cname) is None):
             raise _service_error(400, 401, "invalid_channel_name")
-        rid = self._encode_rid(app_id, cname, uid, now, scene)
+        digest = self._request_digest(request["startParameter"]) if "startParameter" in request else None
+        rid = self._encode_rid(app_id, cname, uid, now, scene, digest)
         return 200, _dump({"cname": cname, "uid": uid, "resourceId": rid}), None, None, body, None
 
     def _start(
@@ -1125,7 +1158,10 @@ class FakeAgoraServer:
         if (mode == "web") != (info.get("s") == 1):
             raise _service_error(400, 432, "Start: mode does not match the scene of the resourceId")
         request = body["clientRequest"]
-        _validate_start(request, mode)
+        _validate_start(request, mode, strict=self.strict_spelling)
+        expected = info.get("p")
+        if expected is not None and not hmac.compare_digest(str(expected), self._request_digest(request)):
+            raise _service_error(400, 2, "request_hash mismatch")
         running = self._tasks.get((app_id, cname, uid))
         if running is not None and self._advance(running, now) and running.phase == _RUNNING:
             raise _service_error(400, 53, "task conflict")
@@ -1219,8 +1255,13 @@ class FakeAgoraServer:
             sub = request["streamSubscribe"]
             if not isinstance(sub, dict):
                 raise _invalid("Update", "streamSubscribe")
-            audio = _uid_lists(sub.get("audioUidList", {}), "Audio", "Update", "streamSubscribe.audioUidList")
-            video = _uid_lists(sub.get("videoUidList", {}), "Video", "Update", "streamSubscribe.videoUidList")
+            strict = self.strict_spelling
+            audio = _uid_lists(
+                sub.get("audioUidList", {}), "Audio", "Update", "streamSubscribe.audioUidList", strict=strict
+            )
+            video = _uid_lists(
+                sub.get("videoUidList", {}), "Video", "Update", "streamSubscribe.videoUidList", strict=strict
+            )
             channel = self._channel(rec.cname)
             for lists, target in ((audio, rec.audio_uids), (video, rec.video_uids)):
                 if lists != (None, None):
@@ -1274,8 +1315,8 @@ class FakeAgoraServer:
             config = request["recordingConfig"]
             rec.max_idle_time = float(config.get("maxIdleTime", 30))
             stream_types = config.get("streamTypes", 2)
-            audio = _uid_lists(config, "Audio", "Start", "recordingConfig")
-            video = _uid_lists(config, "Video", "Start", "recordingConfig")
+            audio = _uid_lists(config, "Audio", "Start", "recordingConfig", strict=self.strict_spelling)
+            video = _uid_lists(config, "Video", "Start", "recordingConfig", strict=self.strict_spelling)
             listed = audio != (None, None) or video != (None, None)
             rec.audio_uids = dict.fromkeys(
                 _resolve(audio, channel, enabled=stream_types in (0, 2), others_listed=listed)
@@ -1494,10 +1535,19 @@ _DEFAULT_CHANNEL = _Channel()
 # ------------------------------------------------------------------------------------- validation helpers
 
 
-def _uid_lists(config: object, media: str, op: str, where: str) -> tuple[list[str] | None, list[str] | None]:
-    """``(subscribe, unsubscribe)`` lists for one media type; both spellings of the blacklist key accepted."""
+def _uid_lists(
+    config: object, media: str, op: str, where: str, *, strict: bool = False
+) -> tuple[list[str] | None, list[str] | None]:
+    """``(subscribe, unsubscribe)`` lists for one media type.
+
+    Both spellings of the blacklist key are accepted, unless ``strict``: then only Agora's ``unSubscribe...``.
+    """
     if not isinstance(config, dict):
         raise _invalid(op, where)
+    if strict and f"unsubscribe{media}Uids" in config:
+        raise _service_error(
+            400, 2, f"{op}: unknown parameter {where}.unsubscribe{media}Uids (Agora spells it unSubscribe{media}Uids)"
+        )
     sub = config.get(f"subscribe{media}Uids")
     unsub = config.get(f"unSubscribe{media}Uids", config.get(f"unsubscribe{media}Uids"))
     for name, value in ((f"subscribe{media}Uids", sub), (f"unsubscribe{media}Uids", unsub)):
@@ -1604,7 +1654,7 @@ def _validate_layout(config: dict[str, Any], status: int, code: int, op: str) ->
         raise bad("layoutConfig")
 
 
-def _validate_recording_config(config: object, mode: str, snapshot: bool) -> None:
+def _validate_recording_config(config: object, mode: str, snapshot: bool, *, strict: bool = False) -> None:
     op = "Start"
     if not isinstance(config, dict):
         raise _invalid(op, "recordingConfig")
@@ -1639,8 +1689,8 @@ def _validate_recording_config(config: object, mode: str, snapshot: bool) -> Non
             if key in transcoding and not _is_int(transcoding[key], 1, 1_000_000):
                 raise _invalid(op, f"recordingConfig.transcodingConfig.{key}")
         _validate_layout(transcoding, 400, 2, op)
-    _uid_lists(config, "Audio", op, "recordingConfig")
-    _uid_lists(config, "Video", op, "recordingConfig")
+    _uid_lists(config, "Audio", op, "recordingConfig", strict=strict)
+    _uid_lists(config, "Video", op, "recordingConfig", strict=strict)
 
 
 def _validate_web_services(extension: object) -> None:
@@ -1692,8 +1742,11 @@ def _validate_web_services(extension: object) -> None:
             raise _invalid(op, "extensionServiceConfig.extensionServices.serviceName")
 
 
-def _validate_start(request: dict[str, Any], mode: str) -> None:
-    """Check a start ``clientRequest`` for ``mode``; raise 400 code 2 naming the first invalid field."""
+def _validate_start(request: dict[str, Any], mode: str, *, strict: bool = False) -> None:
+    """Check a start ``clientRequest`` for ``mode``; raise 400 code 2 naming the first invalid field.
+
+    ``strict``: refuse the lowercase ``unsubscribe...Uids`` keys (see ``FakeAgoraServer(strict_spelling=...)``).
+    """
     op = "Start"
     if "token" in request and not isinstance(request["token"], str):
         raise _invalid(op, "token")
@@ -1727,7 +1780,7 @@ def _validate_start(request: dict[str, Any], mode: str) -> None:
             for s in extension.get("extensionServices", ()) or ()
         ):
             raise _invalid(op, "extensionServiceConfig")
-        _validate_recording_config(request.get("recordingConfig"), mode, snapshot is not None)
+        _validate_recording_config(request.get("recordingConfig"), mode, snapshot is not None, strict=strict)
         if snapshot is not None and request["recordingConfig"].get("streamTypes", 2) == 0:
             raise _invalid(op, "recordingConfig.streamTypes")
     _validate_storage(request.get("storageConfig"), op)
