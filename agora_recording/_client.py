@@ -8,7 +8,8 @@ import logging
 import random
 import socket
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -70,7 +71,7 @@ from agora_recording.models._validation import check_cname, check_non_empty, che
 if typing.TYPE_CHECKING:
     from agora_recording._session import RecordingSession
 
-__all__ = ["CloudRecordingClient"]
+__all__ = ["SEND_OBSERVER", "CloudRecordingClient"]
 
 logger = logging.getLogger("agora_recording")
 T = TypeVar("T")
@@ -93,6 +94,11 @@ _DNS_MARKERS = (
     "name resolution",
 )
 TimeoutArg = float | httpx.Timeout | None
+
+SEND_OBSERVER: ContextVar[Callable[[], None] | None] = ContextVar("agora_recording_send_observer", default=None)
+"""Called (in the calling task's context) right before each HTTP attempt is sent, after its rate-limit permit.
+
+RecordingSession uses it to start its start/stop deadlines and shields at the first send, not while queued."""
 
 
 def _is_dns_failure(exc: BaseException) -> bool:
@@ -497,6 +503,9 @@ class CloudRecordingClient:
                 # requests reach Agora in the order and spacing the limiter granted them.
                 async with self._in_flight:
                     await self._limiter.acquire()
+                    observer = SEND_OBSERVER.get()
+                    if observer is not None:
+                        observer()
                     sent_at = self._clock()
                     logger.debug("agora request endpoint=%s route=%s attempt=%d", endpoint, route, attempt)
                     response = await self._http.request(

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import anyio
 import anyio.lowlevel
 
+from agora_recording._client import SEND_OBSERVER
 from agora_recording._errors import (
     AlreadyStartedError,
     AlreadyStoppedError,
@@ -352,8 +353,11 @@ class RecordingSession:
             await self._refresh_resource("resource id near expiry")
 
         self._state = SessionState.STARTING
+        sent = anyio.Event()
         try:
-            response = await self._shielded(self._start_deadline, self._start_once(request))
+            response = await self._guarded(
+                self._start_deadline, lambda: self._start_once(request), sent=sent, shield=False
+            )
             if response is None:
                 self._state = SessionState.UNKNOWN
                 raise APITimeoutError(
@@ -361,9 +365,12 @@ class RecordingSession:
                     endpoint="start",
                 )
         except BaseException as exc:
-            # FAILED only when Agora clearly refused the start; anything else (a lost or unreadable answer, 5xx,
-            # code 7, a native cancellation) may hide a running recording whose sid we lack: UNKNOWN.
-            self._state = SessionState.FAILED if _refused(exc) else SessionState.UNKNOWN
+            # Nothing sent: still ACQUIRED. FAILED only when Agora clearly refused the start; anything else (a lost
+            # or unreadable answer, 5xx, code 7, a native cancellation) may hide a running recording: UNKNOWN.
+            if not sent.is_set():
+                self._state = SessionState.ACQUIRED
+            else:
+                self._state = SessionState.FAILED if _refused(exc) else SessionState.UNKNOWN
             raise
         self._sid = response.sid
         self._started_at = self._client.clock()
@@ -375,30 +382,52 @@ class RecordingSession:
             raise
         return response
 
-    async def _shielded(self, seconds: float, work: Awaitable[T]) -> T | None:
-        """Run ``work`` shielded from outside cancellation, for at most ``seconds`` on the client's clock.
+    async def _guarded(
+        self, seconds: float, work: Callable[[], Awaitable[T]], *, sent: anyio.Event, shield: bool
+    ) -> T | None:
+        """Run ``work()``; once it sends a request, shield it from cancellation and bound it by ``seconds``.
 
-        Returns ``None`` when the deadline cut it short. The deadline is a watchdog sleeping through the client's
-        ``sleep``, so tests on a virtual clock move it like any other wait.
+        The deadline starts at the first send, not before: time spent queued behind the rate limiter does not count,
+        so a request that never left is never reported as "may have started". With ``shield=False`` the work can
+        be cancelled until it sends (nothing to clean up yet). Returns ``None`` when the deadline cut it short.
+        On the real clock the deadline is the cancel scope's own; with an injected clock it is a watchdog sleeping
+        through the client's ``sleep``, so tests on a virtual clock move it like any other wait.
         """
+        real_clock = self._client.sleep is anyio.sleep
         result: list[T] = []
         error: BaseException | None = None
-        with anyio.CancelScope(shield=True):
-            async with anyio.create_task_group() as tg:
+        with anyio.CancelScope(shield=shield) as scope:
 
-                async def watchdog() -> None:
-                    await self._client.sleep(seconds)
-                    tg.cancel_scope.cancel()
+            def on_send() -> None:
+                if not sent.is_set():
+                    sent.set()
+                    scope.shield = True
+                    if real_clock:
+                        scope.deadline = anyio.current_time() + seconds
 
-                tg.start_soon(watchdog)
-                try:
-                    result.append(await work)
-                except anyio.get_cancelled_exc_class():
-                    pass  # only the watchdog can cancel in here: the deadline passed
-                except BaseException as exc:  # re-raised below, outside the task group (no exception group)
-                    error = exc
-                finally:
-                    tg.cancel_scope.cancel()
+            token = SEND_OBSERVER.set(on_send)
+            try:
+                if real_clock:
+                    result.append(await work())
+                else:
+                    async with anyio.create_task_group() as tg:
+
+                        async def watchdog() -> None:
+                            await sent.wait()
+                            await self._client.sleep(seconds)
+                            scope.cancel()
+
+                        tg.start_soon(watchdog)
+                        try:
+                            result.append(await work())
+                        except anyio.get_cancelled_exc_class():
+                            raise
+                        except BaseException as exc:  # re-raised below, outside the task group (no exception group)
+                            error = exc
+                        finally:
+                            tg.cancel_scope.cancel()
+            finally:
+                SEND_OBSERVER.reset(token)
         if error is not None:
             raise error
         return result[0] if result else None
@@ -461,7 +490,9 @@ class RecordingSession:
         if self._state is SessionState.STOPPED and self._stop_response is not None:
             return self._stop_response
         self._require("stop", SessionState.RECORDING, SessionState.STOPPING)
-        response = await self._shielded(self._stop_deadline, self._stop(async_stop=async_stop))
+        response = await self._guarded(
+            self._stop_deadline, lambda: self._stop(async_stop=async_stop), sent=anyio.Event(), shield=True
+        )
         if response is None:
             self._state = SessionState.RECORDING
             raise APITimeoutError(

@@ -440,3 +440,44 @@ async def test_thousand_concurrent_sessions_share_one_client(vc: VirtualClock) -
 def test_fake_is_the_public_stand_in() -> None:
     """The session tests run against the public FakeAgoraServer (not a private double)."""
     assert FakeAgoraServer.__module__.startswith("agora_recording.testing")
+
+
+async def test_start_deadline_counts_from_the_send_not_the_limiter_queue(vc: VirtualClock) -> None:
+    """Queued 30 s behind the limiter with a 5 s start_deadline, the start still goes out and succeeds."""
+    from agora_recording import TokenBucket
+
+    fake = make_fake(vc, rate_limit=None)
+    limiter = TokenBucket(1, 10.0, margin=0.0, clock=vc, sleep=vc.sleep)  # one request per 10 s
+    async with client_for(fake, vc, rate_limiter=limiter) as client, vc.autojump():
+        rec = client.session(cname="room1", uid="1", mode="mix", client_request=request_for("mix"), start_deadline=5)
+        await rec.acquire()  # t=0
+        for _ in range(2):
+            await limiter.acquire()  # two other callers took the next windows: start waits until t=30
+        await rec.start()
+        assert rec.state is SessionState.RECORDING
+        assert vc() >= 30
+        await rec.stop()
+
+
+async def test_cancelled_while_queued_before_start_is_sent_stays_acquired(vc: VirtualClock) -> None:
+    """A start cancelled while it waits for its permit sent nothing: the session is still ACQUIRED, nothing runs."""
+    from agora_recording import TokenBucket
+
+    fake = make_fake(vc, rate_limit=None)
+    limiter = TokenBucket(1, 10.0, margin=0.0, clock=vc, sleep=vc.sleep)
+    async with client_for(fake, vc, rate_limiter=limiter) as client, vc.autojump():
+        rec = client.session(cname="room1", uid="1", mode="mix", client_request=request_for("mix"))
+        await rec.acquire()
+        with anyio.move_on_after(1):  # real time is plenty: the start waits 10 virtual seconds
+            with anyio.CancelScope() as scope:
+
+                async def cancel_soon() -> None:
+                    await vc.sleep(5)
+                    scope.cancel()
+
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(cancel_soon)
+                    await rec.start()
+        assert rec.state is SessionState.ACQUIRED
+        assert fake.requests_to("start") == ()
+    assert fake.running_recordings() == []
