@@ -20,7 +20,7 @@ Example::
     async with vc.autojump():
         for _ in range(20):
             await limiter.acquire()
-    assert vc() == 1.05  # the second window opened after per + margin
+    assert vc() == 1.025  # the second window opened after per + margin
 """
 
 from __future__ import annotations
