@@ -124,9 +124,8 @@ def _classify(exc: httpx.TransportError) -> Outcome:
     return Outcome(kind="disconnect")
 
 
-def _path(appid: str, **segments: str) -> str:
-    quoted = {k: quote(v, safe="") for k, v in segments.items()}
-    return _PREFIX.format(appid=quote(appid, safe="")) + "".join(f"/{k}/{v}" for k, v in quoted.items())
+def _as_timeout(value: float | httpx.Timeout) -> httpx.Timeout:
+    return value if isinstance(value, httpx.Timeout) else httpx.Timeout(value)
 
 
 class CloudRecordingClient:
@@ -201,17 +200,21 @@ class CloudRecordingClient:
             "Accept": "application/json",
             "User-Agent": f"agora-recording/{__version__} httpx/{httpx.__version__}",
         }
-        self._timeout = timeout
-        self._stop_timeout = stop_timeout
+        self._timeout = _as_timeout(timeout)
+        self._stop_timeout = _as_timeout(stop_timeout)
+        self._prefix = _PREFIX.format(appid=quote(self._app_id, safe=""))
         self._retry = retry
         self._limiter: RateLimiter = rate_limiter if rate_limiter is not None else shared_limiter(customer_id)
         self._clock = clock
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._owns_http = http_client is None
+        # On a client we own, the headers are the client's defaults (set once); a caller's client gets them per request.
+        self._request_headers: dict[str, str] | None = None if self._owns_http else self._headers
         self._http = http_client or httpx.AsyncClient(
             transport=transport,
-            timeout=timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout),
+            headers=self._headers,
+            timeout=self._timeout,
             limits=httpx.Limits(max_connections=max_in_flight * 2, max_keepalive_connections=max_in_flight),
         )
         self._in_flight = anyio.CapacityLimiter(max_in_flight)
@@ -310,7 +313,7 @@ class CloudRecordingClient:
         is_web = bool(web) if web is not None else request.scene is not None and int(request.scene) == 1
         body = self._body(cname, uid, web=is_web, client_request=to_wire(request))
         return await self._call(
-            "acquire", "POST", _path(self._app_id) + "/acquire", body, AcquireResponse, timeout=timeout, retries=retries
+            "acquire", "POST", self._prefix + "/acquire", body, AcquireResponse, timeout=timeout, retries=retries
         )
 
     async def start(
@@ -335,7 +338,7 @@ class CloudRecordingClient:
         check_non_empty(resource_id, field="resource_id")
         check_start_request(mode, client_request)
         body = self._body(cname, uid, web=mode is Mode.WEB, client_request=to_wire(client_request))
-        path = _path(self._app_id, resourceid=resource_id, mode=mode.value) + "/start"
+        path = f"{self._prefix}/resourceid/{quote(resource_id, safe='')}/mode/{mode.value}/start"
         return await self._call(
             "start", "POST", path, body, StartResponse, timeout=timeout, retries=retries, resource_id=resource_id
         )
@@ -445,7 +448,7 @@ class CloudRecordingClient:
     def _sid_path(self, resource_id: str, sid: str, mode: Mode) -> str:
         check_non_empty(resource_id, field="resource_id")
         check_non_empty(sid, field="sid")
-        return _path(self._app_id, resourceid=resource_id, sid=sid, mode=mode.value)
+        return f"{self._prefix}/resourceid/{quote(resource_id, safe='')}/sid/{quote(sid, safe='')}/mode/{mode.value}"
 
     def _url(self, path: str, transport_failures: int, dns_failure: bool) -> str:
         if self._base_url is not None:
@@ -477,7 +480,7 @@ class CloudRecordingClient:
             policy = attrs.evolve(policy, max_retries=retries)
         content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode() if body is not None else None
         route = ROUTES[endpoint]
-        effective_timeout = timeout if timeout is not None else self._timeout
+        effective_timeout = _as_timeout(timeout) if timeout is not None else self._timeout
         started = self._clock()
         attempt = 0
         transport_failures = 0
@@ -509,7 +512,7 @@ class CloudRecordingClient:
                     sent_at = self._clock()
                     logger.debug("agora request endpoint=%s route=%s attempt=%d", endpoint, route, attempt)
                     response = await self._http.request(
-                        method, url, content=content, headers=self._headers, timeout=effective_timeout
+                        method, url, content=content, headers=self._request_headers, timeout=effective_timeout
                     )
                     response.content  # noqa: B018 - decode now, inside the try: a bad gzip body raises here
             except httpx.RequestError as exc:
