@@ -198,11 +198,14 @@ def make_converter(*, strict: bool = False, detailed: bool = True) -> cattrs.Con
     conv.register_unstructure_hook_factory(attrs.has, unstructure_factory)
 
     file_tuple = tuple[r.RecordedFile, ...]
+    fast = not strict and not detailed
 
     def structure_file_list(value: Any, _: Any) -> str | tuple[r.RecordedFile, ...] | None:
         if value is None or isinstance(value, str):
             return value
         if isinstance(value, list):
+            if fast:
+                return tuple([_fast_recorded_file(entry, None) for entry in value])
             return conv.structure(value, file_tuple)
         raise TypeError(f"fileList must be a string or an array, got {type(value).__name__}")
 
@@ -223,7 +226,7 @@ def make_converter(*, strict: bool = False, detailed: bool = True) -> cattrs.Con
         return r.ExtensionServiceState(service_name=name, payload=payload, raw_payload=dict(raw_payload))
 
     conv.register_structure_hook(r.ExtensionServiceState, structure_service_state)
-    if not strict and not detailed:
+    if fast:
         # The production fast path for the most numerous object; on any doubt it raises and from_wire reruns the
         # detailed converter, whose generated hook names the wire path.
         conv.register_structure_hook(r.RecordedFile, _fast_recorded_file)
