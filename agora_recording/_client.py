@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 import anyio
+import anyio.lowlevel
 import attrs
 import httpx
 
@@ -35,7 +36,7 @@ from agora_recording._errors import (
     parse_code,
     parse_retry_after,
 )
-from agora_recording._limiter import RateLimiter, Sleep, shared_limiter
+from agora_recording._limiter import RateLimiter, Sleep, TokenBucket, shared_limiter
 from agora_recording._options import (
     DEFAULT_MAX_IN_FLIGHT,
     DEFAULT_PRIMARY_DOMAIN,
@@ -144,7 +145,8 @@ class CloudRecordingClient:
     * ``timeout`` (default :data:`DEFAULT_TIMEOUT`) and ``stop_timeout`` (:data:`DEFAULT_STOP_TIMEOUT`).
     * ``retry``: a :class:`RetryPolicy`; ``max_in_flight`` caps requests inside httpx at once.
     * ``rate_limiter``: by default the process-wide limiter of this Customer ID (10 requests per second, shared by
-      every client with the same credentials). Pass your own, or ``Unlimited()`` to disable limiting in tests.
+      every client with the same credentials); with an injected ``clock``/``sleep``, a private ``TokenBucket`` on
+      that clock. Pass your own, or ``Unlimited()`` to disable limiting in tests.
     * ``clock`` (monotonic seconds) and ``sleep`` (backoff waits) are injectable so tests can move time.
 
     Example::
@@ -204,7 +206,12 @@ class CloudRecordingClient:
         self._stop_timeout = _as_timeout(stop_timeout)
         self._prefix = _PREFIX.format(appid=quote(self._app_id, safe=""))
         self._retry = retry
-        self._limiter: RateLimiter = rate_limiter if rate_limiter is not None else shared_limiter(customer_id)
+        if rate_limiter is not None:
+            self._limiter: RateLimiter = rate_limiter
+        elif clock is DEFAULT_CLOCK and sleep is anyio.sleep:
+            self._limiter = shared_limiter(customer_id)
+        else:  # an injected clock: the process-wide limiter runs on the real clock, so keep a private one on this one
+            self._limiter = TokenBucket(clock=clock, sleep=sleep)
         self._clock = clock
         self._sleep = sleep
         self._rng = rng or random.Random()
@@ -506,6 +513,10 @@ class CloudRecordingClient:
                 # requests reach Agora in the order and spacing the limiter granted them.
                 async with self._in_flight:
                     await self._limiter.acquire()
+                    # A cancellation that arrived while queued ends the call here, before anything is sent.
+                    await anyio.lowlevel.checkpoint_if_cancelled()
+                    if self._closed:
+                        raise APIConnectionError("the client was closed before the request was sent", endpoint=endpoint)
                     observer = SEND_OBSERVER.get()
                     if observer is not None:
                         observer()

@@ -280,8 +280,7 @@ async def _record(run: _Run, first_query: float, delays: tuple[float, ...]) -> N
             await rec.query()
     except Exception as exc:  # kept for the summary; library errors carry no secrets
         run.error = f"{type(exc).__name__}: {exc}"
-    finally:
-        run.done = True
+    run.done = True  # not on cancellation: the summary then reports the time limit
 
 
 def _outcome(run: _Run) -> RecordingOutcome:

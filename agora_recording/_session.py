@@ -22,6 +22,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -89,6 +90,22 @@ _TRANSIENT_QUERY_ERRORS = (
 )
 
 
+class _SendState:
+    """Whether a request of the current start/stop may have left (reset after a clear refusal such as 433)."""
+
+    __slots__ = ("sent",)
+
+    def __init__(self) -> None:
+        self.sent = False
+
+
+class _StaleAtSend(ResourceExpiredError):
+    """Internal: the resourceId passed the guard while the start waited for its permit; nothing was sent."""
+
+    def __init__(self) -> None:
+        super().__init__("start: the resourceId expired while waiting to be sent")
+
+
 def _refused(exc: BaseException) -> bool:
     """True when ``exc`` means Agora did not start a recording: a 4xx refusal (not 429), or a local error."""
     if isinstance(exc, (InvalidRequestError, ResourceExpiredError, SessionStateError)):
@@ -151,6 +168,7 @@ class RecordingSession:
         "_stop_attempted",
         "_stop_deadline",
         "_stop_error",
+        "_stop_lock",
         "_stop_response",
         "_uid",
         "_update_lock",
@@ -208,6 +226,7 @@ class RecordingSession:
         self._stop_attempted = False
         self._reacquired = 0
         self._update_lock: anyio.Lock | None = None
+        self._stop_lock: anyio.Lock | None = None
 
     def __repr__(self) -> str:
         return (
@@ -309,16 +328,26 @@ class RecordingSession:
     async def acquire(self) -> AcquireResponse:
         """Get a resourceId. Allowed in state NEW or ACQUIRED (replaces the current one)."""
         self._require("acquire", SessionState.NEW, SessionState.ACQUIRED)
-        return await self._acquire()
+        response = await self._acquire()
+        if self._state is SessionState.NEW:
+            self._state = SessionState.ACQUIRED
+        return response
 
     async def _acquire(self) -> AcquireResponse:
-        sent_at = self._client.clock()
-        response = await self._client.acquire(
-            cname=self._cname, uid=self._uid, client_request=self._acquire_body(), web=self._mode is Mode.WEB
-        )
+        sent_at: list[float] = []
+
+        def on_send() -> None:  # the resourceId's age counts from the send, not from any wait for a permit
+            sent_at.append(self._client.clock())
+
+        token = SEND_OBSERVER.set(on_send)
+        try:
+            response = await self._client.acquire(
+                cname=self._cname, uid=self._uid, client_request=self._acquire_body(), web=self._mode is Mode.WEB
+            )
+        finally:
+            SEND_OBSERVER.reset(token)
         self._resource_id = response.resource_id
-        self._acquired_at = sent_at
-        self._state = SessionState.ACQUIRED
+        self._acquired_at = sent_at[-1] if sent_at else self._client.clock()
         return response
 
     async def _refresh_resource(self, why: str) -> None:
@@ -329,46 +358,32 @@ class RecordingSession:
     async def start(self, client_request: ClientRequest | None = None) -> StartResponse:
         """Start the recording (acquiring first in state NEW). Returns the :class:`StartResponse` with the sid.
 
-        Raises :class:`ResourceExpiredError` when the resourceId is too old and ``reacquire=False``. The start runs
-        shielded from cancellation; if the task was cancelled meanwhile, the new recording is stopped and the
-        cancellation re-raised.
+        The five-minute guard is checked when the start is about to be sent (after any wait for the rate limiter):
+        a resourceId older than five minutes minus ``expiry_margin`` is replaced first (or, with
+        ``reacquire=False``, :class:`ResourceExpiredError` is raised without sending). Once sent, the start is
+        shielded from cancellation and bounded by ``start_deadline``; if the task was cancelled meanwhile, the new
+        recording is stopped and the cancellation re-raised. A start cancelled before it was sent leaves the
+        session as it was (``acquired``). Concurrent calls: the first one starts, the others raise
+        :class:`SessionStateError`.
         """
         self._require("start", SessionState.NEW, SessionState.ACQUIRED)
         if client_request is not None:
             check_start_request(self._mode, client_request)
-            self._client_request = client_request
-        request = self._client_request
+        request = client_request if client_request is not None else self._client_request
         if request is None:
             raise InvalidRequestError("client_request", "start needs a ClientRequest (give it here or to session())")
-        if self._state is SessionState.NEW:
-            await self._acquire()
-        age = self.resource_age or 0.0
-        if age > RESOURCE_ID_TTL - self._expiry_margin:
-            if not self._reacquire:
-                raise ResourceExpiredError(
-                    f"start: the resourceId is {age:.0f} s old (valid {RESOURCE_ID_TTL:.0f} s, margin "
-                    f"{self._expiry_margin:.0f} s); not sent because reacquire=False",
-                    resource_id=self._resource_id,
-                )
-            await self._refresh_resource("resource id near expiry")
-
-        self._state = SessionState.STARTING
-        sent = anyio.Event()
+        self._client_request = request
+        self._state = SessionState.STARTING  # taken before the first await: a concurrent start() is refused
+        sent = _SendState()
         try:
-            response = await self._guarded(
-                self._start_deadline, lambda: self._start_once(request), sent=sent, shield=False
-            )
-            if response is None:
-                self._state = SessionState.UNKNOWN
-                raise APITimeoutError(
-                    f"no answer within start_deadline={self._start_deadline:.0f} s; the recording may have started",
-                    endpoint="start",
-                )
+            if self._resource_id is None:
+                await self._acquire()
+            response = await self._start_with_guard(request, sent)
         except BaseException as exc:
-            # Nothing sent: still ACQUIRED. FAILED only when Agora clearly refused the start; anything else (a lost
-            # or unreadable answer, 5xx, code 7, a native cancellation) may hide a running recording: UNKNOWN.
-            if not sent.is_set():
-                self._state = SessionState.ACQUIRED
+            # Nothing sent: back to ACQUIRED (or NEW). FAILED only when Agora clearly refused the start; anything
+            # else (a lost or unreadable answer, 5xx, code 7, a native cancellation) may hide a running recording.
+            if not sent.sent:
+                self._state = SessionState.ACQUIRED if self._resource_id is not None else SessionState.NEW
             else:
                 self._state = SessionState.FAILED if _refused(exc) else SessionState.UNKNOWN
             raise
@@ -383,68 +398,122 @@ class RecordingSession:
         return response
 
     async def _guarded(
-        self, seconds: float, work: Callable[[], Awaitable[T]], *, sent: anyio.Event, shield: bool
+        self,
+        seconds: float,
+        work: Callable[[], Awaitable[T]],
+        *,
+        sent: _SendState,
+        shield: bool,
+        before_send: Callable[[], None] | None = None,
+        queue_limit: float | None = None,
     ) -> T | None:
-        """Run ``work()``; once it sends a request, shield it from cancellation and bound it by ``seconds``.
+        """Run ``work()``; from its first send on, shield it from cancellation and bound it by ``seconds``.
 
-        The deadline starts at the first send, not before: time spent queued behind the rate limiter does not count,
-        so a request that never left is never reported as "may have started". With ``shield=False`` the work can
-        be cancelled until it sends (nothing to clean up yet). Returns ``None`` when the deadline cut it short.
-        On the real clock the deadline is the cancel scope's own; with an injected clock it is a watchdog sleeping
-        through the client's ``sleep``, so tests on a virtual clock move it like any other wait.
+        Before the first send the work can be cancelled if ``shield`` is False (nothing to clean up yet), and
+        ``before_send`` may refuse the send by raising. The deadline starts at the first send: time queued behind
+        the rate limiter does not count, so a request that never left is never reported as "may have started";
+        ``queue_limit`` (real clock only) bounds the wait before the send. Returns ``None`` when a deadline cut the
+        work short. On the real clock the deadline is the cancel scope's own; with an injected clock a watchdog,
+        started at the send inside the shield, sleeps through the client's ``sleep``.
         """
         real_clock = self._client.sleep is anyio.sleep
         result: list[T] = []
         error: BaseException | None = None
+        armed = False
         with anyio.CancelScope(shield=shield) as scope:
+            if queue_limit is not None and real_clock:
+                scope.deadline = anyio.current_time() + queue_limit
+            async with anyio.create_task_group() as tg:
 
-            def on_send() -> None:
-                if not sent.is_set():
-                    sent.set()
+                async def watchdog() -> None:
+                    try:
+                        await self._client.sleep(seconds)
+                    except Exception:  # an injected sleep that fails: fall back to the scope's own deadline
+                        scope.deadline = anyio.current_time() + seconds
+                        return
+                    scope.cancel()
+
+                def on_send() -> None:
+                    nonlocal armed
+                    if before_send is not None:
+                        before_send()
+                    sent.sent = True
+                    if armed:
+                        return
+                    armed = True
                     scope.shield = True
                     if real_clock:
                         scope.deadline = anyio.current_time() + seconds
-
-            token = SEND_OBSERVER.set(on_send)
-            try:
-                if real_clock:
-                    result.append(await work())
-                else:
-                    async with anyio.create_task_group() as tg:
-
-                        async def watchdog() -> None:
-                            await sent.wait()
-                            await self._client.sleep(seconds)
-                            scope.cancel()
-
+                    else:
                         tg.start_soon(watchdog)
-                        try:
-                            result.append(await work())
-                        except anyio.get_cancelled_exc_class():
-                            raise
-                        except BaseException as exc:  # re-raised below, outside the task group (no exception group)
-                            error = exc
-                        finally:
-                            tg.cancel_scope.cancel()
-            finally:
-                SEND_OBSERVER.reset(token)
+
+                token = SEND_OBSERVER.set(on_send)
+                try:
+                    result.append(await work())
+                except anyio.get_cancelled_exc_class():
+                    raise
+                except BaseException as exc:  # re-raised below, outside the task group (no exception group)
+                    error = exc
+                finally:
+                    SEND_OBSERVER.reset(token)
+                    tg.cancel_scope.cancel()
         if error is not None:
             raise error
         return result[0] if result else None
 
-    async def _start_once(self, request: ClientRequest) -> StartResponse:
-        assert self._resource_id is not None
-        try:
-            return await self._client.start(
-                resource_id=self._resource_id, mode=self._mode, cname=self._cname, uid=self._uid, client_request=request
-            )
-        except ResourceExpiredError:
-            if not self._reacquire:
-                raise
-            await self._refresh_resource("agora code 433")
-            return await self._client.start(
-                resource_id=self._resource_id, mode=self._mode, cname=self._cname, uid=self._uid, client_request=request
-            )
+    def _stale(self) -> bool:
+        age = self.resource_age
+        return age is not None and age > RESOURCE_ID_TTL - self._expiry_margin
+
+    async def _start_with_guard(self, request: ClientRequest, sent: _SendState) -> StartResponse:
+        """Send start; replace a stale resourceId first (checked right before each send) and once after a 433."""
+        for _ in range(3):  # a fresh resourceId, then at most two replacements
+            if self._stale():
+                if not self._reacquire:
+                    raise ResourceExpiredError(
+                        f"start: the resourceId is {self.resource_age:.0f} s old (valid {RESOURCE_ID_TTL:.0f} s, "
+                        f"margin {self._expiry_margin:.0f} s); not sent because reacquire=False",
+                        resource_id=self._resource_id,
+                    )
+                await self._refresh_resource("resource id near expiry")
+            resource_id = self._resource_id
+            assert resource_id is not None
+            try:
+                response: StartResponse | None = await self._guarded(
+                    self._start_deadline,
+                    functools.partial(
+                        self._client.start,
+                        resource_id=resource_id,
+                        mode=self._mode,
+                        cname=self._cname,
+                        uid=self._uid,
+                        client_request=request,
+                    ),
+                    sent=sent,
+                    shield=False,
+                    before_send=self._check_fresh,
+                )
+            except _StaleAtSend:
+                continue  # queued past the guard: replace the resourceId and try again (nothing was sent)
+            except ResourceExpiredError:
+                if not self._reacquire or self._reacquired >= 2:
+                    raise
+                # Agora refused with 433: no recording started. A new resourceId, and a new send.
+                sent.sent = False
+                await self._refresh_resource("agora code 433")
+                continue
+            if response is None:
+                raise APITimeoutError(
+                    f"no answer within start_deadline={self._start_deadline:.0f} s; the recording may have started",
+                    endpoint="start",
+                )
+            return response
+        raise ResourceExpiredError("start: the resourceId kept expiring before it could be sent", resource_id=None)
+
+    def _check_fresh(self) -> None:
+        """Called right before start is sent: refuse to send a resourceId past the guard."""
+        if self._stale():
+            raise _StaleAtSend()
 
     async def query(self) -> QueryResponse:
         """Query the recording (state RECORDING or STOPPING). Updates ``last_status``."""
@@ -482,24 +551,39 @@ class RecordingSession:
             )
 
     async def stop(self, *, async_stop: bool = False) -> StopResponse:
-        """Stop the recording; idempotent. Runs shielded from cancellation, bounded by ``stop_deadline``.
+        """Stop the recording; idempotent, and concurrent calls share one stop.
 
-        Code 49 (already stopping) or a 404 (the task is gone) mean stopped: the result has
+        Once the stop request is sent it is shielded from cancellation and bounded by ``stop_deadline``; the wait
+        for a rate-limit permit before it is bounded by ``stop_deadline`` too (on the real clock). Code 49 (already
+        stopping) or a 404 that outlasts Agora's failover window mean stopped: the result has
         ``already_stopped=True``. Nothing was recorded (code 435): ``no_recorded_data=True``.
         """
         if self._state is SessionState.STOPPED and self._stop_response is not None:
             return self._stop_response
         self._require("stop", SessionState.RECORDING, SessionState.STOPPING)
-        response = await self._guarded(
-            self._stop_deadline, lambda: self._stop(async_stop=async_stop), sent=anyio.Event(), shield=True
-        )
-        if response is None:
-            self._state = SessionState.RECORDING
-            raise APITimeoutError(
-                f"no answer within stop_deadline={self._stop_deadline:.0f} s; the recording may still run",
-                endpoint="stop",
+        if self._stop_lock is None:
+            self._stop_lock = anyio.Lock()
+        async with self._stop_lock:
+            if self._state is SessionState.STOPPED and self._stop_response is not None:
+                return self._stop_response
+            self._require("stop", SessionState.RECORDING, SessionState.STOPPING)
+            sent = _SendState()
+            response = await self._guarded(
+                self._stop_deadline,
+                functools.partial(self._stop, async_stop=async_stop),
+                sent=sent,
+                shield=False,
+                queue_limit=self._stop_deadline,
             )
-        return response
+            if response is None:
+                if self._state is SessionState.STOPPING:
+                    self._state = SessionState.RECORDING
+                what = "no answer" if sent.sent else "the stop could not be sent"
+                raise APITimeoutError(
+                    f"{what} within stop_deadline={self._stop_deadline:.0f} s; the recording may still run",
+                    endpoint="stop",
+                )
+            return response
 
     async def _stop(self, *, async_stop: bool) -> StopResponse:
         resource_id, sid = self._ids()
@@ -522,7 +606,8 @@ class RecordingSession:
                 raise
             response = StopResponse(resource_id=self._resource_id, sid=self._sid, already_stopped=True)
         except BaseException:
-            self._state = SessionState.RECORDING  # still believed running: stop() may be called again
+            if self._state is SessionState.STOPPING:
+                self._state = SessionState.RECORDING  # still believed running: stop() may be called again
             raise
         self._stop_response = response
         self._state = SessionState.STOPPED
@@ -635,7 +720,10 @@ class RecordingSession:
             await self._stop_shielded(exc)
             return
         if self._state in (SessionState.RECORDING, SessionState.STOPPING):
-            await self.stop()
+            # Shielded as a whole: a cancellation that arrives while the stop waits for its permit must not skip
+            # it. Its errors still propagate (the body succeeded, so the stop's outcome is the news).
+            with anyio.CancelScope(shield=True):
+                await self.stop()
 
     # -- hand-off ---------------------------------------------------------------------------------------------------
 

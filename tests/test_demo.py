@@ -151,3 +151,14 @@ def test_minimum_time_and_busiest_window() -> None:
     assert busiest_window([]) == 0
     assert busiest_window([0.0, 0.5, 0.99, 1.0, 1.5]) == 3  # e.g. (0.0, 1.0] holds 0.5, 0.99, 1.0: 0.0 is out
     assert busiest_window([0.0, 1.0, 2.0]) == 1
+
+
+@pytest.mark.anyio
+async def test_run_demo_cut_short_by_its_time_limit_is_not_ok(anyio_backend: str) -> None:
+    """When the time limit cancels the recordings, they still stop, and the verdict says the run was cut short."""
+    out = io.StringIO()
+    result = await run_demo(recordings=3, rate=50, hold=(30.0, 30.0), timings=FAST, out=out, live=False, time_limit=1.5)
+    assert not result.ok
+    assert result.problems
+    assert all(o.error is not None and "time limit" in o.error for o in result.outcomes)
+    assert result.still_running == 0
