@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import anyio.lowlevel
+from anyio.abc import TaskGroup
 
 from agora_recording._client import SEND_OBSERVER
 from agora_recording._errors import (
@@ -420,43 +421,50 @@ class RecordingSession:
         result: list[T] = []
         error: BaseException | None = None
         armed = False
+        group: list[TaskGroup] = []  # the watchdog's task group, injected clocks only
         with anyio.CancelScope(shield=shield) as scope:
             if queue_limit is not None and real_clock:
                 scope.deadline = anyio.current_time() + queue_limit
-            async with anyio.create_task_group() as tg:
 
-                async def watchdog() -> None:
-                    try:
-                        await self._client.sleep(seconds)
-                    except Exception:  # an injected sleep that fails: fall back to the scope's own deadline
-                        scope.deadline = anyio.current_time() + seconds
-                        return
-                    scope.cancel()
-
-                def on_send() -> None:
-                    nonlocal armed
-                    if before_send is not None:
-                        before_send()
-                    sent.sent = True
-                    if armed:
-                        return
-                    armed = True
-                    scope.shield = True
-                    if real_clock:
-                        scope.deadline = anyio.current_time() + seconds
-                    else:
-                        tg.start_soon(watchdog)
-
-                token = SEND_OBSERVER.set(on_send)
+            async def watchdog() -> None:
                 try:
+                    await self._client.sleep(seconds)
+                except Exception:  # an injected sleep that fails: fall back to the scope's own deadline
+                    scope.deadline = anyio.current_time() + seconds
+                    return
+                scope.cancel()
+
+            def on_send() -> None:
+                nonlocal armed
+                if before_send is not None:
+                    before_send()
+                sent.sent = True
+                if armed:
+                    return
+                armed = True
+                scope.shield = True
+                if real_clock:
+                    scope.deadline = anyio.current_time() + seconds
+                else:
+                    group[0].start_soon(watchdog)
+
+            token = SEND_OBSERVER.set(on_send)
+            try:
+                if real_clock:  # the scope's own deadline: no task group, no extra task per call
                     result.append(await work())
-                except anyio.get_cancelled_exc_class():
-                    raise
-                except BaseException as exc:  # re-raised below, outside the task group (no exception group)
-                    error = exc
-                finally:
-                    SEND_OBSERVER.reset(token)
-                    tg.cancel_scope.cancel()
+                else:
+                    async with anyio.create_task_group() as tg:
+                        group.append(tg)
+                        try:
+                            result.append(await work())
+                        except anyio.get_cancelled_exc_class():
+                            raise
+                        except BaseException as exc:  # re-raised below, outside the task group (no exception group)
+                            error = exc
+                        finally:
+                            tg.cancel_scope.cancel()
+            finally:
+                SEND_OBSERVER.reset(token)
         if error is not None:
             raise error
         return result[0] if result else None
