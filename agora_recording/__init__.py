@@ -7,6 +7,9 @@ The public names are exported here; :mod:`agora_recording.models` holds the same
 from agora_recording._client import (
     CloudRecordingClient,
 )
+from agora_recording._clock import (
+    Clock,
+)
 from agora_recording._errors import (
     AgoraError,
     AlreadyStartedError,
@@ -154,6 +157,7 @@ __all__ = [
     "BadRequestError",
     "ChannelType",
     "ClientRequest",
+    "Clock",
     "CloudRecordingClient",
     "DecryptionMode",
     "ExtensionParams",

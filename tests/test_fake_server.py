@@ -508,14 +508,20 @@ async def test_start_validates_the_essentials_of_each_mode_with_code_2(api: Api,
     assert api.fake.stats.recordings_started == 0
 
 
-async def test_start_accepts_snapshot_individual_without_subscribe_uid_group(api: Api) -> None:
-    """Individual mode takes snapshots without subscribeUidGroup (it is required only for recording)."""
+async def test_start_refuses_snapshot_individual_without_subscribe_uid_group(api: Api) -> None:
+    """Individual mode needs subscribeUidGroup for screenshots too ("You must set this parameter in individual
+    mode"; Agora's snapshot example sets it): 400 code 2 naming it; with it, the same start works."""
     request = {
         "recordingConfig": {"streamTypes": 2},
         "snapshotConfig": {"captureInterval": 5, "fileType": ["jpg"]},
         "storageConfig": dict(STORAGE),
     }
     rid = (await api.acquire()).json()["resourceId"]
+    refused = await api.start(rid, "individual", request)
+    assert refused.status_code == 400
+    assert refused.json()["code"] == 2
+    assert "subscribeUidGroup" in refused.json()["reason"]
+    request["recordingConfig"]["subscribeUidGroup"] = 0
     assert (await api.start(rid, "individual", request)).status_code == 200
 
 
@@ -1479,3 +1485,55 @@ def test_cli_reports_a_port_in_use() -> None:
             return await anyio.to_thread.run_sync(run_fake_server_cli, ["--host", "127.0.0.1", "--port", str(port)])
 
     assert anyio.run(occupy) == 1
+
+
+VOD_SERVICE = {
+    "serviceName": "aliyun_vod_service",
+    "serviceParam": {
+        "secretKey": "x",
+        "accessKey": "y",
+        "regionId": "cn-shanghai",
+        "apiData": {"videoData": {"title": "My Video"}},
+    },
+}
+
+
+async def test_start_accepts_the_documented_vod_request_without_storage(api: Api) -> None:
+    """ApsaraVideo for VoD (seed 004): mix mode, no storageConfig; storage with it, or another mode, is 400 code 2."""
+    vod = {
+        "recordingConfig": {"maxIdleTime": 30, "streamTypes": 2, "channelType": 0, "subscribeUidGroup": 0},
+        "extensionServiceConfig": {"extensionServices": [VOD_SERVICE]},
+    }
+    rid = (await api.acquire()).json()["resourceId"]
+    with_storage = await api.start(rid, "mix", {**vod, "storageConfig": dict(STORAGE)})
+    assert (with_storage.status_code, with_storage.json()["code"]) == (400, 2)
+    assert (await api.start(rid, "mix", vod)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("mode", "request_body", "field"),
+    [
+        ("individual", individual_request(recordingFileConfig={"avFileType": ["hls", "mp4"]}), "avFileType"),
+        ("mix", mix_request(recordingConfig={"decryptionMode": 7, "secret": "s"}), "salt"),
+        ("mix", mix_request(recordingConfig={"streamMode": "standard"}), "streamMode"),
+        ("mix", mix_request(recordingConfig={"transcodingConfig": {"width": 1280}}), "transcodingConfig"),
+    ],
+)
+async def test_start_refuses_what_agoras_docs_refuse(
+    api: Api, mode: str, request_body: dict[str, Any], field: str
+) -> None:
+    """MP4 in individual mode, GCM2 decryption without salt, streamMode outside individual mode, and a partial
+    transcodingConfig (width, height, fps and bitrate go together) are 400 code 2 naming the field."""
+    rid = (await api.acquire()).json()["resourceId"]
+    refused = await api.start(rid, mode, request_body)
+    assert refused.status_code == 400
+    assert refused.json()["code"] == 2
+    assert field in refused.json()["reason"]
+
+
+async def test_acquire_refuses_a_channel_name_of_64_bytes(api: Api) -> None:
+    """Channel names must be shorter than 64 bytes (error 1013): 63 bytes work, 64 do not."""
+    assert (await api.acquire(cname="a" * 63)).status_code == 200
+    refused = await api.acquire(cname="a" * 64)
+    assert refused.status_code == 400
+    assert refused.json() == {"code": 401, "reason": "invalid_channel_name"}

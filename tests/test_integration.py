@@ -162,3 +162,56 @@ async def test_limiter_over_tcp_on_the_real_clock_sees_no_429() -> None:
     assert fake.stats.requests == 61
     assert limiter.stats.granted == 61
     assert limiter.stats.waits >= 50  # the limiter, not luck, kept the window: most requests had to wait
+
+
+@pytest.mark.parametrize("how", ["inprocess"])
+async def test_every_fake_answer_passes_the_strict_converter(how: str) -> None:
+    """The fake's 2xx answers in every mode and endpoint fit the models exactly (no unknown keys): the fake and the
+    models describe the same wire format."""
+    from agora_recording import (
+        AcquireResponse,
+        QueryResponse,
+        StartResponse,
+        StopResponse,
+        UpdateLayoutClientRequest,
+        UpdateLayoutResponse,
+        UpdateResponse,
+    )
+    from agora_recording._converter import from_wire
+
+    models = {
+        "acquire": AcquireResponse,
+        "start": StartResponse,
+        "update": UpdateResponse,
+        "updateLayout": UpdateLayoutResponse,
+        "query": QueryResponse,
+        "stop": StopResponse,
+    }
+    seen: list[str] = []
+
+    class Strict(httpx.AsyncBaseTransport):
+        def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+            self.inner = inner
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            response = await self.inner.handle_async_request(request)
+            await response.aread()
+            endpoint = request.url.path.rsplit("/", 1)[-1]
+            if response.status_code == 200:
+                from_wire(models[endpoint], response.json(), endpoint=endpoint, strict=True)
+                seen.append(endpoint)
+            return response
+
+    fake = FakeAgoraServer(timings=FAST, rate_limit=None)
+    async with CloudRecordingClient(
+        fake.app_id, fake.customer_id, fake.customer_secret, transport=Strict(fake.transport()),
+        base_url=fake.base_url, rate_limiter=Unlimited(), retry=QUICK_RETRY,
+    ) as client:  # fmt: skip
+        for mode in ("mix", "individual", "web"):
+            async with client.session(
+                cname=f"room-{mode}", uid="1", mode=mode, client_request=request_for(mode)
+            ) as rec:
+                await rec.query()
+                if mode == "mix":
+                    await rec.update_layout(UpdateLayoutClientRequest(mixed_video_layout=1))
+    assert sorted(set(seen)) == ["acquire", "query", "start", "stop", "updateLayout"]

@@ -389,3 +389,15 @@ def test_secrets_are_not_in_model_reprs() -> None:
     for canary in ("TOKEN-CANARY", "SECRET-CANARY", "SALT-CANARY", "AK-CANARY", "SK-CANARY", "STS-CANARY"):
         assert canary not in text
     assert "bucket='b'" in text
+
+
+def test_av_file_type_is_sent_in_agoras_order() -> None:
+    """["mp4", "hls"] is accepted and sent as Agora documents it, ["hls", "mp4"]."""
+    assert to_wire(RecordingFileConfig(av_file_type=["mp4", "hls"])) == {"avFileType": ["hls", "mp4"]}
+    assert to_wire(RecordingFileConfig(av_file_type=("hls",))) == {"avFileType": ["hls"]}
+
+
+def test_acquire_response_reads_the_2026_echo_of_cname_and_uid() -> None:
+    """The current acquire page answers {cname, uid, resourceId}; the strict converter accepts it."""
+    answer = from_wire(AcquireResponse, {"cname": "c", "uid": "1", "resourceId": "r"}, endpoint="acquire", strict=True)
+    assert (answer.resource_id, answer.cname, answer.uid) == ("r", "c", "1")

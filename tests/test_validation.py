@@ -248,6 +248,18 @@ INVALID: list[tuple[str, Callable[[], Any], str]] = [
     ),
     ("web recorder in mix mode", lambda: check_start_request(Mode.MIX, web_request()), "extension_service_config"),
     (
+        "audioProfile in web mode",
+        lambda: check_start_request(Mode.WEB, web_request(recording_config=RecordingConfig(audio_profile=1))),
+        "audio_profile",
+    ),
+    (
+        "transcoding in web mode",
+        lambda: check_start_request(
+            Mode.WEB, web_request(recording_config=RecordingConfig(transcoding_config=transcoding()))
+        ),
+        "transcoding_config",
+    ),
+    (
         "mix without recordingConfig",
         lambda: check_start_request(Mode.MIX, ClientRequest(storage_config=storage())),
         "recording_config",
@@ -315,7 +327,7 @@ def test_valid_edges_are_accepted() -> None:
     SnapshotConfig(capture_interval=1)
     SnapshotConfig(capture_interval=3600)
     web_param(video_width=240, video_height=240, video_fps=5, max_video_duration=240, ready_timeout=0)
-    storage(file_name_prefix=["a" * 64, "b" * 63])  # 128 characters with the slash
+    storage(file_name_prefix=["a" * 64, "b" * 62])  # "a.../b.../" is 128 characters, trailing slash included
     storage(vendor=11, region=0, extension_params=ExtensionParams(endpoint="https://minio.example"))
     UpdateLayoutClientRequest(mixed_video_layout=3, layout_config=[region()] * 17)
     check_start_request(Mode.WEB, web_request())

@@ -201,7 +201,7 @@ class RecordingFileConfig:
     """Recorded file formats: ``["hls"]`` (default) or ``["hls", "mp4"]``; ``["mp4"]`` alone is refused."""
 
     av_file_type: tuple[str, ...] | None = attrs.field(
-        default=None, converter=to_tuple, validator=v.exact_lists(("hls",), ("hls", "mp4"))
+        default=None, converter=v.hls_first, validator=v.exact_lists(("hls",), ("hls", "mp4"))
     )
 
 

@@ -144,7 +144,7 @@ class ServerResponse:
     slice_start_time: int | None = None
     uploading_status: UploadingStatus | str | None = None
     extension_service_state: tuple[ExtensionServiceState, ...] = ()
-    sub_service_status: Mapping[str, str] | None = None
+    sub_service_status: Mapping[str, Any] | None = None
 
     @property
     def files(self) -> tuple[RecordedFile, ...]:
@@ -183,9 +183,11 @@ class ServerResponse:
 
 @attrs.frozen(kw_only=True)
 class AcquireResponse:
-    """Answer of acquire: the resourceId, valid for five minutes."""
+    """Answer of acquire: the resourceId, valid for five minutes (the 2026 pages also echo cname and uid)."""
 
     resource_id: str
+    cname: str | None = None
+    uid: str | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -60,12 +60,6 @@ def check_start_request(mode: Mode, request: ClientRequest) -> None:
             raise InvalidRequestError(
                 "RecordingConfig.subscribe_uid_group (subscribeUidGroup)", "is required in individual mode"
             )
-        if rc is not None and rc.transcoding_config is not None:
-            raise InvalidRequestError(
-                "RecordingConfig.transcoding_config (transcodingConfig)", "applies only in mix mode"
-            )
-        if rc is not None and rc.audio_profile is not None:
-            raise InvalidRequestError("RecordingConfig.audio_profile (audioProfile)", "applies only in mix mode")
         if vod_service is not None:
             raise InvalidRequestError(
                 "ClientRequest.extension_service_config (extensionServiceConfig)",
@@ -80,6 +74,14 @@ def check_start_request(mode: Mode, request: ClientRequest) -> None:
         raise InvalidRequestError(
             "ClientRequest.snapshot_config (snapshotConfig)", "screenshots are supported only in individual mode"
         )
+
+    if mode is not Mode.MIX and rc is not None:
+        if rc.transcoding_config is not None:
+            raise InvalidRequestError(
+                "RecordingConfig.transcoding_config (transcodingConfig)", "applies only in mix mode"
+            )
+        if rc.audio_profile is not None:
+            raise InvalidRequestError("RecordingConfig.audio_profile (audioProfile)", "applies only in mix mode")
 
     if mode is not Mode.INDIVIDUAL and rc is not None and rc.stream_mode is not None:
         raise InvalidRequestError("RecordingConfig.stream_mode (streamMode)", "applies only in individual mode")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection
 from enum import Enum
 from typing import Any
 
@@ -188,8 +188,8 @@ def file_name_prefix() -> Validator:
         for part in value:
             if not isinstance(part, str) or not _PREFIX_RE.match(part):
                 raise fail(inst, field, f"each directory may hold only letters a-z, A-Z and digits 0-9, got {part!r}")
-        if len("/".join(value)) > 128:
-            raise fail(inst, field, "the prefix, slashes included, must be at most 128 characters")
+        if len("/".join(value)) + 1 > 128:  # Agora counts "directory1/directory2/", the trailing slash included
+            raise fail(inst, field, "the prefix, slashes included (a/b/), must be at most 128 characters")
 
     return check
 
@@ -255,7 +255,15 @@ def all_of(*validators: Validator) -> Validator:
     return check
 
 
-def to_tuple(value: Iterable[Any] | None) -> tuple[Any, ...] | None:
+def hls_first(value: Any) -> tuple[Any, ...] | None:
+    """attrs converter for ``avFileType``: ``["mp4", "hls"]`` is sent in Agora's documented order, hls first."""
+    items = to_tuple(value)
+    if items is not None and set(items) == {"hls", "mp4"} and len(items) == 2:
+        return ("hls", "mp4")
+    return items
+
+
+def to_tuple(value: Any) -> tuple[Any, ...] | None:
     """attrs converter: lists become tuples (models are immutable); a bare string is one entry, not its letters."""
     if value is None:
         return None

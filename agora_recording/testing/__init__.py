@@ -21,6 +21,8 @@ from agora_recording.testing._fake import (
     DEFAULT_APP_ID,
     DEFAULT_CUSTOMER_ID,
     DEFAULT_CUSTOMER_SECRET,
+    DEFAULT_RATE_LIMIT,
+    DEFAULT_RATE_WINDOW,
     FakeAgoraServer,
     FakeResponse,
     FakeStats,
@@ -28,13 +30,25 @@ from agora_recording.testing._fake import (
     RecordingInfo,
     RequestRecord,
 )
-from agora_recording.testing._faults import Fault, FaultKind, FaultWhen, InjectedNetworkFault, RandomFaults
+from agora_recording.testing._faults import (
+    ENDPOINTS,
+    FAULT_KINDS,
+    Fault,
+    FaultKind,
+    FaultWhen,
+    InjectedNetworkFault,
+    RandomFaults,
+)
 from agora_recording.testing._transport import FakeTransport
 
 __all__ = [
     "DEFAULT_APP_ID",
     "DEFAULT_CUSTOMER_ID",
     "DEFAULT_CUSTOMER_SECRET",
+    "DEFAULT_RATE_LIMIT",
+    "DEFAULT_RATE_WINDOW",
+    "ENDPOINTS",
+    "FAULT_KINDS",
     "FakeAgoraServer",
     "FakeResponse",
     "FakeStats",

@@ -28,6 +28,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 
 import anyio
@@ -125,7 +126,7 @@ class VirtualClock:
                 self._sleepers.remove(entry)
                 heapq.heapify(self._sleepers)
 
-    def autojump(self) -> _Autojump:
+    def autojump(self) -> AbstractAsyncContextManager[VirtualClock]:
         """An async context manager that runs the autojump driver while its body runs.
 
         Inside ``async with vc.autojump():``, whenever every other task is blocked, virtual time jumps to the

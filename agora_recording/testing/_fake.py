@@ -32,7 +32,7 @@ Rules, in the order a request meets them (bodies as documented in Agora's status
    ``startParameter`` (an object, else 400 code 2; its contents are not checked here: Agora reports an invalid
    ``startParameter`` on ``start``, not on ``acquire``) are accepted;
    ``resourceExpiredHour`` is checked but not enforced later. For scene 0 the
-   channel name must use Agora's channel-name characters and at most 64 bytes, else 400
+   channel name must use Agora's channel-name characters and be shorter than 64 bytes, else 400
    ``{"code":401,"reason":"invalid_channel_name"}``; a web ``cname`` may take 1024 bytes.
    The resourceId is ``base64url(JSON{appid, cname, uid, issue time, scene, nonce[, startParameter
    digest]}).signature``: decodable without state. The digest (present only when acquire carried a
@@ -1134,7 +1134,7 @@ class FakeAgoraServer:
         if "startParameter" in request and not isinstance(request["startParameter"], dict):
             raise _invalid("Acquire", "startParameter")
         cname, uid = body["cname"], body["uid"]
-        if scene == 0 and (len(cname.encode()) > 64 or _CNAME_CHARS.fullmatch(cname) is None):
+        if scene == 0 and (len(cname.encode()) >= 64 or _CNAME_CHARS.fullmatch(cname) is None):
             raise _service_error(400, 401, "invalid_channel_name")
         digest = self._request_digest(request["startParameter"]) if "startParameter" in request else None
         rid = self._encode_rid(app_id, cname, uid, now, scene, digest)
@@ -1654,6 +1654,9 @@ def _validate_layout(config: dict[str, Any], status: int, code: int, op: str) ->
         raise bad("layoutConfig")
 
 
+_STREAM_MODES = ("default", "standard", "original")
+
+
 def _validate_recording_config(config: object, mode: str, snapshot: bool, *, strict: bool = False) -> None:
     op = "Start"
     if not isinstance(config, dict):
@@ -1670,19 +1673,23 @@ def _validate_recording_config(config: object, mode: str, snapshot: bool, *, str
     for key, low, high in checks:
         if key in config and not _is_int(config[key], low, high):
             raise _invalid(op, f"recordingConfig.{key}")
-    if mode == "individual" and not snapshot and "subscribeUidGroup" not in config:
+    if mode == "individual" and "subscribeUidGroup" not in config:
         raise _invalid(op, "recordingConfig.subscribeUidGroup")
     if config.get("decryptionMode", 0) != 0 and not isinstance(config.get("secret"), str):
         raise _invalid(op, "recordingConfig.secret")
-    if mode == "individual" and ("audioProfile" in config or "transcodingConfig" in config):
+    if config.get("decryptionMode", 0) in (7, 8) and not isinstance(config.get("salt"), str):
+        raise _invalid(op, "recordingConfig.salt")
+    if mode != "mix" and ("audioProfile" in config or "transcodingConfig" in config):
         raise _invalid(op, "recordingConfig.audioProfile" if "audioProfile" in config else "transcodingConfig")
-    if "streamMode" in config and config["streamMode"] not in ("default", "standard", "original"):
+    if "streamMode" in config and (mode != "individual" or config["streamMode"] not in _STREAM_MODES):
         raise _invalid(op, "recordingConfig.streamMode")
     transcoding = config.get("transcodingConfig")
     if transcoding is not None:
-        if not isinstance(transcoding, dict):
-            raise _invalid(op, "recordingConfig.transcodingConfig")
-        width, height = transcoding.get("width", 360), transcoding.get("height", 640)
+        if not isinstance(transcoding, dict) or not all(
+            k in transcoding for k in ("width", "height", "fps", "bitrate")
+        ):
+            raise _invalid(op, "recordingConfig.transcodingConfig")  # the four go together (Agora's docs)
+        width, height = transcoding["width"], transcoding["height"]
         if not (_is_int(width, 1, 1920) and _is_int(height, 1, 1920) and width * height <= 1920 * 1080):
             raise _invalid(op, "recordingConfig.transcodingConfig.width/height")
         for key in ("fps", "bitrate"):
@@ -1769,6 +1776,7 @@ def _validate_start(request: dict[str, Any], mode: str, *, strict: bool = False)
             or "hls" not in types
             or not set(types) <= {"hls", "mp4"}
             or len(set(types)) != len(types)
+            or (mode == "individual" and types != ["hls"])
         ):
             raise _invalid(op, "recordingFileConfig.avFileType")
     if mode == "web":
@@ -1783,4 +1791,10 @@ def _validate_start(request: dict[str, Any], mode: str, *, strict: bool = False)
         _validate_recording_config(request.get("recordingConfig"), mode, snapshot is not None, strict=strict)
         if snapshot is not None and request["recordingConfig"].get("streamTypes", 2) == 0:
             raise _invalid(op, "recordingConfig.streamTypes")
+        services = extension.get("extensionServices", ()) if isinstance(extension, dict) else ()
+        if any(isinstance(s, dict) and s.get("serviceName") == "aliyun_vod_service" for s in services or ()):
+            # ApsaraVideo for VoD: mix mode only, and neither storageConfig nor snapshotConfig with it.
+            if mode != "mix" or "storageConfig" in request or snapshot is not None:
+                raise _invalid(op, "extensionServiceConfig")
+            return
     _validate_storage(request.get("storageConfig"), op)
