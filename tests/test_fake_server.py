@@ -233,16 +233,21 @@ async def test_basic_scheme_is_case_insensitive(fake: FakeAgoraServer, api: Api)
     assert response.status_code == 200
 
 
-async def test_unknown_app_id_answers_400_appid_is_invalid_and_extra_app_ids_work(clock: FakeTime) -> None:
-    """An App ID the account lacks: 400 {"message":"appid is invalid"}; app_ids= and add_app() add more."""
+async def test_unknown_and_disabled_app_ids_and_extra_app_ids(clock: FakeTime) -> None:
+    """An App ID the account lacks: 401 "Invalid authentication credentials" (the credentials are not allowed for
+    it); one without Cloud Recording enabled: 400 "appid is invalid"; app_ids= and add_app() add more."""
     fake = FakeAgoraServer(clock=clock, app_ids=["second"])
     fake.add_app("third")
-    assert fake.app_ids == (fake.app_id, "second", "third")
+    fake.add_app("disabled", cloud_recording=False)
+    assert fake.app_ids == (fake.app_id, "second", "third", "disabled")
     body = {"cname": CNAME, "uid": UID, "clientRequest": {}}
     async with api_for(fake) as api:
         unknown = await api.http.post("/v1/apps/nope/cloud_recording/acquire", json=body)
-        assert unknown.status_code == 400
-        assert unknown.json() == {"message": "appid is invalid"}
+        assert unknown.status_code == 401
+        assert unknown.json() == {"message": "Invalid authentication credentials"}
+        disabled = await api.http.post("/v1/apps/disabled/cloud_recording/acquire", json=body)
+        assert disabled.status_code == 400
+        assert disabled.json() == {"message": "appid is invalid"}
         for app in ("second", "third"):
             assert (await api.http.post(f"/v1/apps/{app}/cloud_recording/acquire", json=body)).status_code == 200
 

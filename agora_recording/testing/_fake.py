@@ -20,8 +20,10 @@ Rules, in the order a request meets them (bodies as documented in Agora's status
    arrival times; a request at ``t`` sees the admitted arrivals in ``(t - rate_window, t]``). The next one gets
    429 ``{"message":"API rate limit exceeded"}``, with a ``Retry-After`` header only if ``retry_after=True``
    (Agora does not document one). Refused requests do not count. ``rate_limit=None`` disables the limit.
-5. **App ID.** Not one of the fake's App IDs: 400 ``{"message":"appid is invalid"}`` (the current documented
-   form; legacy pages wrote ``"invalid appid"``).
+5. **App ID.** Not one of the account's App IDs: 401 ``{"message":"Invalid authentication credentials"}``
+   (Agora: the Customer ID/secret must be allowed for the App ID in the path). One of them with Cloud Recording
+   not enabled (``add_app(app_id, cloud_recording=False)``): 400 ``{"message":"appid is invalid"}`` (the current
+   documented form; legacy pages wrote ``"invalid appid"``).
 6. **Body.** POST needs ``Content-Type: application/json`` (parameters such as ``;charset=utf-8`` allowed), else
    400 ``{"code":8,...}``; a body that is not JSON: 400 ``{"code":8,...}`` (Agora's error 8 covers "the request
    is not valid JSON"); not a JSON object, or ``cname``/``uid``/``clientRequest`` missing or invalid: 400
@@ -550,7 +552,7 @@ class FakeAgoraServer:
             raise ValueError("fault_hold_limit must be > 0")
         if request_log_size < 0:
             raise ValueError("request_log_size must be >= 0")
-        self._app_ids: dict[str, None] = {}
+        self._app_ids: dict[str, bool] = {}  # App ID -> Cloud Recording enabled
         for app in (app_id, *app_ids):
             self.add_app(app)
         self._customer_id = customer_id
@@ -640,15 +642,18 @@ class FakeAgoraServer:
         """The sliding window length in seconds."""
         return self._rate_window
 
-    def add_app(self, app_id: str) -> None:
+    def add_app(self, app_id: str, *, cloud_recording: bool = True) -> None:
         """Let the account use one more App ID (several App IDs share one account and, by default, one limit).
+
+        ``cloud_recording=False`` models an App ID whose Cloud Recording service is not enabled: requests to it
+        answer 400 ``{"message":"appid is invalid"}``.
 
         Raises:
             ValueError: if ``app_id`` is empty or contains ``/``.
         """
         if not isinstance(app_id, str) or not app_id or "/" in app_id:
             raise ValueError(f"invalid app_id {app_id!r}")
-        self._app_ids[app_id] = None
+        self._app_ids[app_id] = bool(cloud_recording)
 
     def set_rate_limit(self, limit: int | None, *, window: float | None = None) -> None:
         """Change (or, with ``None``, switch off) the rate limit; the arrival history is kept.
@@ -1021,7 +1026,10 @@ class FakeAgoraServer:
             self._rate_limited += 1
             extra = [("retry-after", str(max(1, math.ceil(wait))))] if self.retry_after else None
             return 429, _RATE_LIMITED, None, extra, None, None
-        if app_id not in self._app_ids:
+        enabled = self._app_ids.get(app_id)
+        if enabled is None:  # not this account's App ID: the credentials are not allowed for it
+            return 401, _BAD_CREDENTIALS, None, None, None, None
+        if not enabled:
             return 400, _BAD_APPID, None, None, None, None
         parsed: Any = None
         op = _OP_NAMES[endpoint]
