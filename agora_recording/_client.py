@@ -561,7 +561,6 @@ class CloudRecordingClient:
 
             transport_failures = 0
             status = response.status_code
-            request_id = response.headers.get("x-request-id")
             logger.debug(
                 "agora response endpoint=%s route=%s status=%d attempt=%d elapsed=%.3f",
                 endpoint,
@@ -581,7 +580,7 @@ class CloudRecordingClient:
                     status_code=error.status_code,
                     code=error.code,
                     reason=error.reason,
-                    request_id=request_id,
+                    request_id=error.request_id,
                 )
             if not isinstance(error, (APIStatusError, ResourceExpiredError)) or error.status_code is None:
                 raise error

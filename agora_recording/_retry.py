@@ -71,7 +71,6 @@ class RetryPolicy:
 
 
 DEFAULT_RETRY_POLICY = RetryPolicy()
-NO_RETRIES = RetryPolicy(max_retries=0)
 
 
 @attrs.frozen(kw_only=True)

@@ -166,7 +166,6 @@ class RecordingSession:
         "_start_deadline",
         "_started_at",
         "_state",
-        "_stop_attempted",
         "_stop_deadline",
         "_stop_error",
         "_stop_lock",
@@ -224,7 +223,6 @@ class RecordingSession:
         self._last_query: QueryResponse | None = None
         self._stop_response: StopResponse | None = None
         self._stop_error: Exception | None = None
-        self._stop_attempted = False
         self._reacquired = 0
         self._update_lock: anyio.Lock | None = None
         self._stop_lock: anyio.Lock | None = None
@@ -596,7 +594,6 @@ class RecordingSession:
     async def _stop(self, *, async_stop: bool) -> StopResponse:
         resource_id, sid = self._ids()
         self._state = SessionState.STOPPING
-        self._stop_attempted = True
         try:
             response = await self._client.stop(
                 resource_id=resource_id,
