@@ -81,7 +81,7 @@ class InFlightGate:
             # Still queued: the pop removes it in O(1) and nothing is held. Already handed a slot (release()
             # popped it): pass that slot on.
             if self._waiters.pop(waiter, _HANDED_OVER) is _HANDED_OVER:
-                pass
+                self.release()
             raise
 
     def release(self) -> None:

@@ -121,13 +121,15 @@ async def test_a_waiter_cancelled_after_the_hand_over_passes_the_slot_on() -> No
         async with gate:
             entered.append("second")
 
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(first)
-        await anyio.wait_all_tasks_blocked()
-        tg.start_soon(second)
-        await anyio.wait_all_tasks_blocked()
-        first_scope.cancel()  # "first" is cancelled but has not run yet, so it is still queued ...
-        gate.release()  # ... and is handed the slot, which it must pass on when the cancellation lands
+    # A lost slot would leave "second" waiting forever: the bound turns that failure into a failure, not a hang.
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(first)
+            await anyio.wait_all_tasks_blocked()
+            tg.start_soon(second)
+            await anyio.wait_all_tasks_blocked()
+            first_scope.cancel()  # "first" is cancelled but has not run yet, so it is still queued ...
+            gate.release()  # ... and is handed the slot, which it must pass on when the cancellation lands
     assert entered == ["second"]
     assert gate.held == 0
     assert gate.waiting == 0
