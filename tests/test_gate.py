@@ -34,24 +34,29 @@ async def _append(log: list[str], item: str) -> None:
 async def test_never_more_than_limit_holders_and_fifo_order() -> None:
     """Ten tasks through a gate of 3: never more than 3 inside, and waiters enter in arrival order."""
     gate = InFlightGate(3)
-    inside = 0
+    inside: list[int] = []
     most = 0
     order: list[int] = []
+    leave = [anyio.Event() for _ in range(10)]
 
     async def worker(i: int) -> None:
-        nonlocal inside, most
+        nonlocal most
         async with gate:
             order.append(i)
-            inside += 1
-            most = max(most, inside)
-            for _ in range(3):
-                await anyio.lowlevel.checkpoint()
-            inside -= 1
+            inside.append(i)
+            most = max(most, len(inside))
+            await leave[i].wait()
+            inside.remove(i)
 
     async with anyio.create_task_group() as tg:
         for i in range(10):
             tg.start_soon(worker, i)
-            await anyio.lowlevel.checkpoint()  # arrive one after another
+            await anyio.wait_all_tasks_blocked()  # arrive one after another (trio shuffles ready tasks)
+        assert gate.held == 3
+        assert gate.waiting == 7
+        while inside:  # one holder leaves at a time, so each hand-over is observed on its own
+            leave[inside[0]].set()
+            await anyio.wait_all_tasks_blocked()
     assert most == 3
     assert order == list(range(10))
     assert gate.held == 0
@@ -93,7 +98,7 @@ async def test_cancelled_waiters_leave_no_trace() -> None:
     async with anyio.create_task_group() as tg:
         for i in range(6):
             tg.start_soon(enter, i)
-        await anyio.wait_all_tasks_blocked()
+            await anyio.wait_all_tasks_blocked()  # queued in this order
         assert gate.waiting == 6
         for i in (0, 2, 3):
             scopes[i].cancel()
