@@ -12,7 +12,7 @@ or over TCP on 127.0.0.1::
     async with fake.serve() as base_url: ...
 
 The rules the fake enforces, with Agora's documented bodies, are listed in
-:mod:`agora_recording.testing._fake`; fault injection is described in :mod:`agora_recording.testing._faults`.
+:mod:`agora_recording.testing._rules`; fault injection is described in :mod:`agora_recording.testing._faults`.
 """
 
 from agora_recording.testing._cli import run_fake_server_cli

@@ -1,4 +1,7 @@
-"""Serve a ``FakeAgoraServer`` over real TCP: HTTP/1.1 with keep-alive, parsed by h11, on anyio sockets.
+"""Serve a fake over real TCP: HTTP/1.1 with keep-alive, parsed by h11, on anyio sockets.
+
+The fake is any :class:`~agora_recording.testing._wire.FakeHandler` (``FakeAgoraServer`` is one); this module
+never imports the fake itself.
 
 Everything is bounded: a request (headers and body) must arrive within ``keepalive_timeout`` seconds of the
 previous answer, headers within 64 KiB and bodies within 1 MiB (else 431/413 and the connection closes); a
@@ -12,16 +15,13 @@ import http
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
-from typing import TYPE_CHECKING
 
 import anyio
 import h11
 from anyio.abc import SocketAttribute, SocketStream
 
 from agora_recording.testing._faults import InjectedNetworkFault
-
-if TYPE_CHECKING:
-    from agora_recording.testing._fake import FakeAgoraServer
+from agora_recording.testing._wire import JSON_CONTENT_TYPE, FakeHandler
 
 __all__ = ["serve_fake"]
 
@@ -37,7 +37,7 @@ class _Close(Exception):
 
 @asynccontextmanager
 async def serve_fake(
-    fake: FakeAgoraServer, *, host: str = "127.0.0.1", port: int = 0, keepalive_timeout: float = 15.0
+    fake: FakeHandler, *, host: str = "127.0.0.1", port: int = 0, keepalive_timeout: float = 15.0
 ) -> AsyncIterator[str]:
     """Serve ``fake`` on ``host:port`` until the block exits; yield the base URL (``http://host:port``).
 
@@ -62,7 +62,7 @@ async def serve_fake(
                 tg.cancel_scope.cancel()
 
 
-async def _serve_connection(fake: FakeAgoraServer, stream: SocketStream, keepalive_timeout: float) -> None:
+async def _serve_connection(fake: FakeHandler, stream: SocketStream, keepalive_timeout: float) -> None:
     """Answer requests on one connection until either side closes it; never raises (but for cancellation)."""
     conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEADER_BYTES)
     async with stream:
@@ -74,16 +74,20 @@ async def _serve_connection(fake: FakeAgoraServer, stream: SocketStream, keepali
                 if request is None:
                     return
                 method, target, headers, body = request
+                pending = None
                 try:
-                    status, response_headers, content = await fake.handle(method, target, headers, body)
+                    pending = await fake.respond(method, target, headers, body)
+                    status, response_headers, content = pending.response
                 except InjectedNetworkFault as fault:
                     if fault.kind == "timeout":
                         await _hold(stream, min(fault.hold or fake.fault_hold_limit, fake.fault_hold_limit))
                     return  # drop the connection without an answer
                 except Exception:  # a bug in the fake must not take the server down; answer as Agora's 500
                     status, content = 500, b'{"code":500,"reason":"internal_error"}'
-                    response_headers = [("content-type", "application/json;charset=utf-8")]
+                    response_headers = [("content-type", JSON_CONTENT_TYPE)]
                 await _send_response(conn, stream, status, response_headers, content, head=method == "HEAD")
+                if pending is not None:
+                    pending.delivered()
                 if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
                     return
                 conn.start_next_cycle()
@@ -93,7 +97,7 @@ async def _serve_connection(fake: FakeAgoraServer, stream: SocketStream, keepali
             if conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
                 status = exc.error_status_hint
                 message = json.dumps({"message": http.HTTPStatus(status).phrase}).encode()
-                error_headers = [("content-type", "application/json;charset=utf-8"), ("connection", "close")]
+                error_headers = [("content-type", JSON_CONTENT_TYPE), ("connection", "close")]
                 with suppress(_Close, h11.LocalProtocolError):
                     await _send_response(conn, stream, status, error_headers, message)
         except Exception:  # never let one broken connection take the whole server down
@@ -119,7 +123,7 @@ async def _read_request(conn: h11.Connection, stream: SocketStream) -> tuple[str
             size += len(event.data)
             if size > MAX_BODY_BYTES:
                 body = json.dumps({"message": "Request body too large"}).encode()
-                close_headers = [("content-type", "application/json;charset=utf-8"), ("connection", "close")]
+                close_headers = [("content-type", JSON_CONTENT_TYPE), ("connection", "close")]
                 await _send_response(conn, stream, 413, close_headers, body)
                 return None
             chunks.append(bytes(event.data))
