@@ -22,6 +22,7 @@ from agora_recording.testing import (
     FakeAgoraServer,
     FakeTimings,
     InjectedNetworkFault,
+    VirtualClock,
     run_fake_server_cli,
 )
 
@@ -1542,3 +1543,70 @@ async def test_acquire_refuses_a_channel_name_of_64_bytes(api: Api) -> None:
     refused = await api.acquire(cname="a" * 64)
     assert refused.status_code == 400
     assert refused.json() == {"code": 401, "reason": "invalid_channel_name"}
+
+
+# ------------------------------------------------------------------------- delivery of answers (orphans)
+
+
+async def _until(condition: Any, what: str) -> None:
+    """Wait (bounded, real time) until ``condition()`` holds: the TCP server works in its own tasks."""
+    with anyio.fail_after(10):
+        while not condition():  # noqa: ASYNC110 -- a condition on another task's state, no event to wait on
+            await anyio.sleep(0.005)
+    assert condition(), what
+
+
+async def test_tcp_start_answer_written_after_the_client_gave_up_is_an_orphan() -> None:
+    """Issue 12.8: the client closed the connection before the answer was written: the sid was never delivered.
+
+    The fake's delay runs on a virtual clock, so the client's 0.2 s read timeout always fires first.
+    """
+    vc = VirtualClock()
+    fake = FakeAgoraServer(clock=vc, sleep=vc.sleep)
+    async with fake.serve() as base_url, api_for(fake, base_url, timeout=0.2) as api:
+        rid = (await api.acquire()).json()["resourceId"]
+        fake.inject("start", kind="delay", delay=5.0, when="after")
+        with anyio.fail_after(10), pytest.raises(httpx.ReadTimeout):
+            await api.start(rid)
+        await _until(lambda: vc.sleepers == 1, "the fake waits on its delay")
+        vc.advance(5.0)  # the fake writes its answer now, to a connection the client has closed
+        await _until(lambda: fake.stats.answers_lost == 1, "the server noticed")
+        [orphan] = fake.orphans()
+        assert not orphan.sid_delivered
+        assert orphan.state == "running"
+        assert fake.undelivered_sids() == [orphan.sid]
+        assert fake.stats.undelivered_sids == 1
+        # once the client uses the sid (it learned it some other way), it counts as delivered
+        assert (await api.query(rid, orphan.sid)).status_code == 200
+        assert fake.orphans() == []
+
+
+async def test_tcp_start_answer_read_by_a_patient_client_is_delivered() -> None:
+    """The control: the same delayed answer, read by a client that waits for it, is no orphan."""
+    vc = VirtualClock()
+    fake = FakeAgoraServer(clock=vc, sleep=vc.sleep)
+    async with fake.serve() as base_url, api_for(fake, base_url, timeout=10.0) as api:
+        rid = (await api.acquire()).json()["resourceId"]
+        fake.inject("start", kind="delay", delay=5.0, when="after")
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(api.start, rid)
+            await _until(lambda: vc.sleepers == 1, "the fake waits on its delay")
+            vc.advance(5.0)
+        assert len(fake.running_recordings()) == 1
+        assert fake.orphans() == []
+        assert fake.stats.answers_lost == 0
+
+
+async def test_in_process_start_answer_cancelled_before_it_returned_is_an_orphan() -> None:
+    """In-process, an answer counts as delivered only once it is returned to the caller."""
+    vc = VirtualClock()
+    fake = FakeAgoraServer(clock=vc, sleep=vc.sleep)
+    async with api_for(fake) as api:
+        rid = (await api.acquire()).json()["resourceId"]
+        fake.inject("start", kind="delay", delay=5.0, when="after")
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(api.start, rid)
+            await _until(lambda: vc.sleepers == 1, "the fake waits on its delay")
+            tg.cancel_scope.cancel()  # the caller gives up before the answer comes back
+        assert [info.sid_delivered for info in fake.running_recordings()] == [False]
+        assert len(fake.orphans()) == 1

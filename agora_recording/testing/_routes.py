@@ -140,9 +140,8 @@ class Router:
         kind = fault.kind if fault is not None else None
         counters.log.append(RequestRecord(request_id, now, method, path, endpoint, app_id, status, code, kind, parsed))
         response = FakeResponse(status, response_headers, payload)
-        if started is None:
-            return PendingAnswer(response)
-        return PendingAnswer(response, lambda: setattr(started, "sid_delivered", True))
+        on_delivered = None if started is None else lambda: setattr(started, "sid_delivered", True)
+        return PendingAnswer(response, on_delivered, counters.lost)
 
     async def _fire(
         self, fault: Fault, method: str, path: str, matched: Route | None, request_id: str, now: float, parsed: Any

@@ -77,12 +77,15 @@ class FakeStats:
     """Recordings running now."""
     undelivered_sids: int
     """Started recordings whose sid never reached the client."""
+    answers_lost: int = 0
+    """Answers the fake computed that the client could not read: over TCP, the client had closed the connection
+    before the answer was written (answers withheld by a network fault are counted in ``faults_fired``)."""
 
 
 class Counters:
     """The request-side counters and the bounded request log."""
 
-    __slots__ = ("by_endpoint", "by_status", "faults_fired", "log", "rate_limited", "requests")
+    __slots__ = ("answers_lost", "by_endpoint", "by_status", "faults_fired", "log", "rate_limited", "requests")
 
     def __init__(self, log_size: int) -> None:
         self.requests = 0
@@ -90,6 +93,7 @@ class Counters:
         self.by_status: dict[int, int] = {}
         self.rate_limited = 0
         self.faults_fired = 0
+        self.answers_lost = 0
         self.log: deque[RequestRecord] = deque(maxlen=log_size)
 
     def arrived(self, endpoint: str | None) -> int:
@@ -98,6 +102,10 @@ class Counters:
         key = endpoint or "unmatched"
         self.by_endpoint[key] = self.by_endpoint.get(key, 0) + 1
         return self.requests
+
+    def lost(self) -> None:
+        """Count one answer the client could not read."""
+        self.answers_lost += 1
 
     def answered(self, status: int) -> None:
         """Count one HTTP answer."""
@@ -138,6 +146,7 @@ class Inspection:
             recordings_ended=state.ended,
             running=running,
             undelivered_sids=sum(1 for rec in state.recordings.values() if not rec.sid_delivered),
+            answers_lost=counters.answers_lost,
         )
 
     def recording(self, sid: str) -> RecordingInfo | None:

@@ -53,22 +53,35 @@ class PendingAnswer:
     """An answer the fake has computed but that has not (yet) reached the client.
 
     A transport calls :meth:`delivered` once the client could read the answer (in-process: returned to the
-    caller; over TCP: fully written on a connection the client had not closed). Only then does a start's sid
-    count as delivered (:meth:`FakeAgoraServer.orphans`).
+    caller; over TCP: fully written on a connection the client had not closed), or :meth:`lost` when it knows
+    the client cannot. Only a delivered start answer makes its sid count as delivered
+    (:meth:`FakeAgoraServer.orphans`); a later request that uses the sid counts too.
     """
 
-    __slots__ = ("_on_delivered", "response")
+    __slots__ = ("_on_delivered", "_on_lost", "response")
 
-    def __init__(self, response: FakeResponse, on_delivered: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        response: FakeResponse,
+        on_delivered: Callable[[], None] | None = None,
+        on_lost: Callable[[], None] | None = None,
+    ) -> None:
         self.response = response
         self._on_delivered = on_delivered
+        self._on_lost = on_lost
 
     def __repr__(self) -> str:
         return f"PendingAnswer({self.response!r})"
 
     def delivered(self) -> None:
-        """Record that the client could read this answer (idempotent)."""
-        callback, self._on_delivered = self._on_delivered, None
+        """Record that the client could read this answer (once; later calls do nothing)."""
+        callback, self._on_delivered, self._on_lost = self._on_delivered, None, None
+        if callback is not None:
+            callback()
+
+    def lost(self) -> None:
+        """Record that the client cannot read this answer (once; later calls do nothing)."""
+        callback, self._on_delivered, self._on_lost = self._on_lost, None, None
         if callback is not None:
             callback()
 
