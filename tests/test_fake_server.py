@@ -6,6 +6,7 @@ Every test moves the fake's clock instead of sleeping; every server listens on 1
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import re
 from collections.abc import AsyncIterator
@@ -20,6 +21,7 @@ from anyio.abc import SocketAttribute
 
 from agora_recording.testing import (
     FakeAgoraServer,
+    FakeStats,
     FakeTimings,
     InjectedNetworkFault,
     VirtualClock,
@@ -1610,3 +1612,46 @@ async def test_in_process_start_answer_cancelled_before_it_returned_is_an_orphan
             tg.cancel_scope.cancel()  # the caller gives up before the answer comes back
         assert [info.sid_delivered for info in fake.running_recordings()] == [False]
         assert len(fake.orphans()) == 1
+
+
+# ------------------------------------------------------------------------------------ admin path
+
+
+async def test_admin_stats_over_tcp_answers_the_counters_as_json_without_auth(clock: FakeTime) -> None:
+    """GET /_fake/stats: FakeStats as JSON, no Authorization needed, and not itself an Agora request."""
+    fake = FakeAgoraServer(clock=clock, rate_limit=3)
+    async with fake.serve() as base_url, api_for(fake, base_url) as api:
+        rid, sid = await api.session()  # 2 of the 3 slots of this second
+        async with httpx.AsyncClient(base_url=base_url, trust_env=False) as anonymous:
+            answers = [await anonymous.get("/_fake/stats") for _ in range(5)]
+            assert {a.status_code for a in answers} == {200}
+            assert answers[0].headers["content-type"].startswith("application/json")
+            stats = answers[-1].json()
+            assert stats == answers[0].json()  # reading the counters does not move them
+            assert stats["requests"] == 2
+            assert stats["by_endpoint"] == {"acquire": 1, "start": 1}
+            assert stats["by_status"] == {"200": 2}
+            assert (stats["recordings_started"], stats["running"], stats["undelivered_sids"]) == (1, 1, 0)
+            assert set(stats) == {f.name for f in dataclasses.fields(FakeStats)}
+            assert fake.customer_secret not in answers[-1].text
+            assert fake.authorization not in answers[-1].text
+            assert [r.endpoint for r in fake.requests] == ["acquire", "start"]
+            # the five admin reads took no rate-limit slot: the third Agora request of this second is admitted
+            assert (await api.query(rid, sid)).status_code == 200
+            assert (await api.query(rid, sid)).status_code == 429
+            # and faults are for Agora's paths only
+            fault = fake.inject("*", kind="internal_error")
+            assert (await anonymous.get("/_fake/stats")).json()["requests"] == 4
+            assert fault.fired == 0
+            assert (await api.query(rid, sid)).status_code == 500
+            assert fault.fired == 1
+
+
+async def test_admin_paths_refuse_other_methods_and_unknown_names(api: Api) -> None:
+    """POST on the stats path is 405 with Allow: GET; an unknown admin path 404; neither is counted."""
+    posted = await api.http.post("/_fake/stats", json={})
+    assert (posted.status_code, posted.headers["allow"]) == (405, "GET")
+    assert (await api.http.get("/_fake/nothing")).status_code == 404
+    assert (await api.http.get("/_fake/stats?pretty=1")).json()["requests"] == 0
+    assert api.fake.stats.requests == 0
+    assert api.fake.requests == ()

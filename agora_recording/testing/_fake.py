@@ -15,7 +15,10 @@ This module is the facade: :class:`FakeAgoraServer` holds the rooms and delegate
 - the two ways to reach it: :mod:`._transport` (in-process) and :mod:`._server` (TCP), which know only the
   small handler protocol of :mod:`._wire`.
 
-Every answer carries a unique ``X-Request-Id`` header and a JSON content type. The request log
+Admin path: ``GET /_fake/stats`` answers :attr:`FakeAgoraServer.stats` as JSON, without authentication (counters
+only, no secret), and is itself not counted, logged, rate limited or hit by faults (:mod:`._admin`).
+
+Every answer on Agora's paths carries a unique ``X-Request-Id`` header and a JSON content type. The request log
 (:attr:`FakeAgoraServer.requests`) keeps parsed bodies for assertions, but no ``repr``/``str`` of the fake, of a
 log record or of a recording shows a body, a header or a credential.
 """
@@ -31,6 +34,7 @@ import httpx
 
 from agora_recording._clock import DEFAULT_CLOCK, Clock
 from agora_recording.testing._access import Access
+from agora_recording.testing._admin import admin_answer
 from agora_recording.testing._faults import FaultBook, FaultControls
 from agora_recording.testing._files import Files
 from agora_recording.testing._ids import Ids
@@ -367,7 +371,7 @@ class FakeAgoraServer(FaultControls, Inspection):
             InjectedNetworkFault: when an injected fault means no HTTP answer (a timeout, a dropped
                 connection); the transports turn it into what a client would see.
         """
-        pending = await self._router.respond(method, path, headers, body)
+        pending = await self.respond(method, path, headers, body)
         pending.delivered()
         return pending.response
 
@@ -377,6 +381,9 @@ class FakeAgoraServer(FaultControls, Inspection):
         For transports that know whether the client could read the answer (the TCP server calls it only when
         the answer was written to a connection the client had not closed).
         """
+        admin = admin_answer(method, path, lambda: self.stats)
+        if admin is not None:  # the fake's own paths: not an Agora request (see _admin)
+            return PendingAnswer(admin)
         return await self._router.respond(method, path, headers, body)
 
     async def sleep(self, seconds: float) -> None:
