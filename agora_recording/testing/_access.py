@@ -13,7 +13,7 @@ import math
 from collections import deque
 from typing import Literal
 
-__all__ = ["Access"]
+__all__ = ["Access", "AccountControls"]
 
 
 class Access:
@@ -110,3 +110,84 @@ class Access:
             return window[0] + self.rate_window - now
         window.append(now)
         return None
+
+
+class AccountControls:
+    """The account side of :class:`FakeAgoraServer`: App IDs, credentials, the rate limit (a mixin over
+    :class:`Access`)."""
+
+    _access: Access
+
+    @property
+    def app_id(self) -> str:
+        """The first App ID (the one most tests use)."""
+        return next(iter(self._access.app_ids))
+
+    @property
+    def app_ids(self) -> tuple[str, ...]:
+        """Every App ID the fake's account owns."""
+        return tuple(self._access.app_ids)
+
+    @property
+    def customer_id(self) -> str:
+        """The Basic-auth Customer ID."""
+        return self._access.customer_id
+
+    @property
+    def customer_secret(self) -> str:
+        """The Basic-auth Customer Secret (for configuring the client under test; never shown in ``repr``)."""
+        return self._access.customer_secret
+
+    @property
+    def authorization(self) -> str:
+        """The ``Authorization`` header value the fake accepts: ``"Basic " + base64(id:secret)``."""
+        return self._access.authorization
+
+    @property
+    def rate_limit(self) -> int | None:
+        """Admitted requests per window, or ``None`` when the limit is off. Change it with :meth:`set_rate_limit`."""
+        return self._access.rate_limit
+
+    @property
+    def rate_window(self) -> float:
+        """The sliding window length in seconds."""
+        return self._access.rate_window
+
+    @property
+    def rate_limit_scope(self) -> Literal["account", "app_id"]:
+        """``"account"`` (one window for every App ID) or ``"app_id"``; settable."""
+        return self._access.rate_limit_scope
+
+    @rate_limit_scope.setter
+    def rate_limit_scope(self, value: Literal["account", "app_id"]) -> None:
+        self._access.rate_limit_scope = value
+
+    @property
+    def retry_after(self) -> bool:
+        """Whether the limiter's 429s carry ``Retry-After``; settable."""
+        return self._access.retry_after
+
+    @retry_after.setter
+    def retry_after(self, value: bool) -> None:
+        self._access.retry_after = value
+
+    def add_app(self, app_id: str, *, cloud_recording: bool = True) -> None:
+        """Let the account use one more App ID (several App IDs share one account and, by default, one limit).
+
+        ``cloud_recording=False`` models an App ID whose Cloud Recording service is not enabled: requests to it
+        answer 400 ``{"message":"appid is invalid"}``.
+
+        Raises:
+            ValueError: if ``app_id`` is empty or contains ``/``.
+        """
+        self._access.add_app(app_id, cloud_recording=cloud_recording)
+
+    def set_rate_limit(self, limit: int | None, *, window: float | None = None) -> None:
+        """Change (or, with ``None``, switch off) the rate limit; the arrival history is kept.
+
+        Example: ``fake.set_rate_limit(None)`` before a benchmark.
+
+        Raises:
+            ValueError: if ``limit`` is not a positive integer or ``window`` not a positive number.
+        """
+        self._access.set_rate_limit(limit, window=window)

@@ -25,19 +25,20 @@ log record or of a recording shows a body, a header or a credential.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Literal
 
 import anyio
 import httpx
 
 from agora_recording._clock import DEFAULT_CLOCK, Clock
-from agora_recording.testing._access import Access
+from agora_recording.testing._access import Access, AccountControls
 from agora_recording.testing._admin import admin_answer
 from agora_recording.testing._faults import FaultBook, FaultControls
 from agora_recording.testing._files import Files
 from agora_recording.testing._ids import Ids
+from agora_recording.testing._notify import FakeNotifier, NotifyControls
 from agora_recording.testing._routes import Endpoints, Router
 from agora_recording.testing._server import serve_fake
 from agora_recording.testing._state import (
@@ -79,7 +80,7 @@ DEFAULT_RATE_WINDOW = 1.0
 """Length of the sliding rate-limit window, in seconds of the fake's clock."""
 
 
-class FakeAgoraServer(FaultControls, Inspection):
+class FakeAgoraServer(AccountControls, FaultControls, Inspection, NotifyControls):
     """A faithful, stateful fake of Agora Cloud Recording (its rules: :mod:`agora_recording.testing._rules`).
 
     Every argument is keyword-only and has a default, so ``FakeAgoraServer()`` works out of the box::
@@ -172,6 +173,10 @@ class FakeAgoraServer(FaultControls, Inspection):
         self._endpoints = Endpoints(state=self._state, files=self._files, ids=ids, strict_spelling=strict_spelling)
         self._faults = FaultBook(seed)
         self._counters = Counters(request_log_size)
+        self._notifier = FakeNotifier(
+            state=self._state, files=self._files, clock=self._clock, sleep=self._sleep, seed=seed
+        )
+        self._state.listener = self._notifier.on_event
         self._router = Router(
             access=access,
             endpoints=self._endpoints,
@@ -193,62 +198,9 @@ class FakeAgoraServer(FaultControls, Inspection):
         )
 
     @property
-    def app_id(self) -> str:
-        """The first App ID (the one most tests use)."""
-        return next(iter(self._access.app_ids))
-
-    @property
-    def app_ids(self) -> tuple[str, ...]:
-        """Every App ID the fake's account owns."""
-        return tuple(self._access.app_ids)
-
-    @property
-    def customer_id(self) -> str:
-        """The Basic-auth Customer ID."""
-        return self._access.customer_id
-
-    @property
-    def customer_secret(self) -> str:
-        """The Basic-auth Customer Secret (for configuring the client under test; never shown in ``repr``)."""
-        return self._access.customer_secret
-
-    @property
-    def authorization(self) -> str:
-        """The ``Authorization`` header value the fake accepts: ``"Basic " + base64(id:secret)``."""
-        return self._access.authorization
-
-    @property
     def clock(self) -> Clock:
         """The fake's clock."""
         return self._clock
-
-    @property
-    def rate_limit(self) -> int | None:
-        """Admitted requests per window, or ``None`` when the limit is off. Change it with :meth:`set_rate_limit`."""
-        return self._access.rate_limit
-
-    @property
-    def rate_window(self) -> float:
-        """The sliding window length in seconds."""
-        return self._access.rate_window
-
-    @property
-    def rate_limit_scope(self) -> Literal["account", "app_id"]:
-        """``"account"`` (one window for every App ID) or ``"app_id"``; settable."""
-        return self._access.rate_limit_scope
-
-    @rate_limit_scope.setter
-    def rate_limit_scope(self, value: Literal["account", "app_id"]) -> None:
-        self._access.rate_limit_scope = value
-
-    @property
-    def retry_after(self) -> bool:
-        """Whether the limiter's 429s carry ``Retry-After``; settable."""
-        return self._access.retry_after
-
-    @retry_after.setter
-    def retry_after(self, value: bool) -> None:
-        self._access.retry_after = value
 
     @property
     def timings(self) -> FakeTimings:
@@ -268,27 +220,6 @@ class FakeAgoraServer(FaultControls, Inspection):
     def strict_spelling(self, value: bool) -> None:
         self._endpoints.strict_spelling = bool(value)
 
-    def add_app(self, app_id: str, *, cloud_recording: bool = True) -> None:
-        """Let the account use one more App ID (several App IDs share one account and, by default, one limit).
-
-        ``cloud_recording=False`` models an App ID whose Cloud Recording service is not enabled: requests to it
-        answer 400 ``{"message":"appid is invalid"}``.
-
-        Raises:
-            ValueError: if ``app_id`` is empty or contains ``/``.
-        """
-        self._access.add_app(app_id, cloud_recording=cloud_recording)
-
-    def set_rate_limit(self, limit: int | None, *, window: float | None = None) -> None:
-        """Change (or, with ``None``, switch off) the rate limit; the arrival history is kept.
-
-        Example: ``fake.set_rate_limit(None)`` before a benchmark.
-
-        Raises:
-            ValueError: if ``limit`` is not a positive integer or ``window`` not a positive number.
-        """
-        self._access.set_rate_limit(limit, window=window)
-
     def set_channel(
         self, cname: str, *, uids: Sequence[str] | None = None, silent: bool = False, uploading_status: str = "uploaded"
     ) -> None:
@@ -305,6 +236,7 @@ class FakeAgoraServer(FaultControls, Inspection):
         """
         channel = Channel(uids=None if uids is None else tuple(uids), silent=silent, uploading_status=uploading_status)
         self._state.set_channel(cname, channel, self._clock())
+        self._notifier.poke()
 
     # ------------------------------------------------------------------------------------ transports
 
@@ -322,12 +254,22 @@ class FakeAgoraServer(FaultControls, Inspection):
     ) -> AbstractAsyncContextManager[str]:
         """Serve this fake over HTTP/1.1 on ``host:port`` (port 0: an ephemeral port); yields the base URL.
 
-        Keep-alive connections, bounded request sizes and idle times; everything is closed on exit::
+        Keep-alive connections, bounded request sizes and idle times; everything is closed on exit. While
+        serving, notifications (:meth:`notify`) are delivered in the background, as in :meth:`delivering`::
 
             async with fake.serve() as base_url:   # "http://127.0.0.1:<port>"
                 async with httpx.AsyncClient(base_url=base_url) as http: ...
         """
-        return serve_fake(self, host=host, port=port, keepalive_timeout=keepalive_timeout)
+        return self._serving(host, port, keepalive_timeout)
+
+    @asynccontextmanager
+    async def _serving(self, host: str, port: int, keepalive_timeout: float) -> AsyncIterator[str]:
+        # the listener first: a port in use raises plain OSError, outside any task group
+        async with (
+            serve_fake(self, host=host, port=port, keepalive_timeout=keepalive_timeout) as url,
+            self._notifier.running(),
+        ):
+            yield url
 
     # -------------------------------------------------------------------------------- test controls
 
@@ -384,7 +326,10 @@ class FakeAgoraServer(FaultControls, Inspection):
         admin = admin_answer(method, path, lambda: self.stats)
         if admin is not None:  # the fake's own paths: not an Agora request (see _admin)
             return PendingAnswer(admin)
-        return await self._router.respond(method, path, headers, body)
+        try:
+            return await self._router.respond(method, path, headers, body)
+        finally:
+            self._notifier.poke()  # the request may have changed a recording's deadlines
 
     async def sleep(self, seconds: float) -> None:
         """Wait ``seconds`` through the fake's ``sleep`` (the one injected delays use)."""

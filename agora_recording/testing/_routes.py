@@ -303,6 +303,7 @@ class Endpoints:
         if not isinstance(async_stop, bool):
             raise service_error(400, 2, "Stop: invalid async_stop value!")
         if rec.phase != RUNNING:
+            self.state.emit("mismatch", rec, now)  # NCS: a call that does not match the service state
             raise service_error(400, 49, "invalid operation")
         if not self.state.stop(rec, now):
             raise Reply(206, dump({"code": 435, "reason": "no recorded data"}), 435)

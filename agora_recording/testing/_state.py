@@ -232,7 +232,7 @@ class RecordingState:
         self._clock_origin = clock()
         self._unix_origin = unix_time_origin
         self.listener: Callable[[str, Recording, float], None] | None = None
-        """Called with ``(event, recording, at)`` for "started", "uploaded", "stopped" and "ended" (notifications)."""
+        """Called with ``(event, recording, at)``: "started", "uploaded", "stopped", "ended", "mismatch" (notify)."""
 
     def __repr__(self) -> str:
         return f"RecordingState(recordings={len(self.recordings)}, live={len(self.live)})"
@@ -252,6 +252,17 @@ class RecordingState:
     def running(self, now: float) -> list[Recording]:
         """The recordings running now, in start order."""
         return [rec for rec in list(self.live.values()) if self.advance(rec, now) and rec.phase == RUNNING]
+
+    def next_deadline(self, now: float) -> float | None:
+        """The earliest moment after ``now`` at which a running recording changes by itself, if any."""
+        times = [
+            t
+            for rec in self.live.values()
+            if rec.phase == RUNNING
+            for t in (None if rec.first_file_at is not None else rec.file_due_at, rec.idle_deadline, rec.hour_deadline)
+            if t is not None and t > now
+        ]
+        return min(times, default=None)
 
     def unix_ms(self, t: float | None) -> int:
         """A time on the fake's clock as Unix milliseconds (0 for ``None``)."""
@@ -276,7 +287,7 @@ class RecordingState:
         self.live[rec.sid] = rec
         self.tasks[(rec.app_id, rec.cname, rec.uid)] = rec
         self.started += 1
-        self._emit("started", rec, now)
+        self.emit("started", rec, now)
 
     def update(self, rec: Recording, update: UpdateRequest, now: float) -> None:
         """Apply a valid update (rule 11)."""
@@ -335,7 +346,7 @@ class RecordingState:
         due = rec.file_due_at
         if due is not None and now >= due and rec.phase == RUNNING:
             rec.first_file_at = due
-            self._emit("uploaded", rec, due)
+            self.emit("uploaded", rec, due)
             return True
         return False
 
@@ -359,7 +370,8 @@ class RecordingState:
 
     # -------------------------------------------------------------------------------------- internals
 
-    def _emit(self, event: str, rec: Recording, at: float) -> None:
+    def emit(self, event: str, rec: Recording, at: float) -> None:
+        """Tell the listener (notifications) that ``event`` happened to ``rec`` at ``at``."""
         if self.listener is not None:
             self.listener(event, rec, at)
 
@@ -426,4 +438,4 @@ class RecordingState:
         key = (rec.app_id, rec.cname, rec.uid)
         if self.tasks.get(key) is rec:
             del self.tasks[key]
-        self._emit("stopped" if reason == "stop" else "ended", rec, at)
+        self.emit("stopped" if reason == "stop" else "ended", rec, at)
