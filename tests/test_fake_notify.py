@@ -433,3 +433,66 @@ async def test_the_pump_refuses_to_race_the_background() -> None:
         with pytest.raises(RuntimeError, match="background"):
             await fake.deliver_pending()
     assert await fake.deliver_pending() == 0
+
+
+async def test_notify_while_serving_takes_effect_for_the_next_delivery() -> None:
+    """Configuring (or re-pointing) delivery while the background runs: the next notifications use it."""
+    first, second = Receiver(), Receiver()
+    fake = FakeAgoraServer(clock=FakeTime())
+    async with fake.delivering(), rest_for(fake) as rest:
+        with pytest.raises(RuntimeError, match="already"):
+            async with fake.delivering():
+                pass
+        fake.notify(URL, secret=SECRET, transport=httpx.ASGITransport(app=first))
+        rid, sid = await rest.session()
+        with anyio.fail_after(5):
+            await fake.notifier.wait_idle()
+        fake.notify(URL, secret="rotated", transport=httpx.ASGITransport(app=second))
+        await rest.stop(rid, sid)
+        with anyio.fail_after(5):
+            await fake.notifier.wait_idle()
+    assert sorted(first.types()) == [30, 40]
+    assert sorted(second.types()) == [11, 41]
+    for headers, body in second.received:
+        verify(headers, body, "rotated")
+
+
+async def test_web_uploads_carry_only_a_status_and_backuped_files_are_event_32() -> None:
+    """Notes 7.2: web mode's 31 is only {msgName, status}; backuped uploads are 32 with the same shape as 31."""
+    receiver = Receiver()
+    fake, clock = notifying(receiver)
+    web = {
+        "extensionServiceConfig": {
+            "extensionServices": [
+                {
+                    "serviceName": "web_recorder_service",
+                    "serviceParam": {
+                        "url": "https://example.com/page",
+                        "audioProfile": 0,
+                        "videoWidth": 1280,
+                        "videoHeight": 720,
+                        "maxRecordingHour": 1,
+                    },
+                }
+            ]
+        },
+        "storageConfig": STORAGE,
+    }
+    async with rest_for(fake) as rest:
+        ack = {"cname": "web", "uid": UID, "clientRequest": {"scene": 1}}
+        rid = (await rest.http.post(f"{rest.base}/acquire", json=ack)).json()["resourceId"]
+        start = {"cname": "web", "uid": UID, "clientRequest": web}
+        sid = (await rest.http.post(f"{rest.base}/resourceid/{rid}/mode/web/start", json=start)).json()["sid"]
+        fake.set_channel(CNAME, uploading_status="backuped")
+        mix_rid, mix_sid = await rest.session()
+        clock.advance(5.0)
+        stop = {"cname": "web", "uid": UID, "clientRequest": {}}
+        assert (await rest.http.post(f"{rest.base}/resourceid/{rid}/sid/{sid}/mode/web/stop", json=stop)).is_success
+        assert (await rest.stop(mix_rid, mix_sid)).is_success
+        await fake.deliver_pending()
+    details = {(e["payload"]["sid"], e["eventType"]): e["payload"]["details"] for e in receiver.events()}
+    assert details[(sid, 31)] == {"msgName": "uploaded", "status": 0}
+    assert details[(sid, 4)]["fileList"] == f"{sid}_web.m3u8"
+    assert (mix_sid, 31) not in details
+    assert details[(mix_sid, 32)]["msgName"] == "backuped"
+    assert [f["fileName"] for f in details[(mix_sid, 32)]["fileList"]] == [f"{mix_sid}_{CNAME}.m3u8"]

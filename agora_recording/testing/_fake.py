@@ -5,13 +5,15 @@ It never imports the library's models, converter or client. Use it in-process (:
 an :class:`httpx.AsyncBaseTransport`, no sockets) or over real TCP (:meth:`FakeAgoraServer.serve`); both run the
 same :meth:`FakeAgoraServer.handle`.
 
-This module is the facade: :class:`FakeAgoraServer` holds the rooms and delegates to them.
+This module is the facade: :class:`FakeAgoraServer` holds the rooms and delegates to them (its account, fault,
+inspection and notification methods come from small mixins that live beside the room they drive).
 
 - the rules it enforces, in order, with Agora's documented bodies: :mod:`agora_recording.testing._rules`;
 - the route table and request pipeline: :mod:`._routes`; credentials, App IDs and the rate window:
   :mod:`._access`; ids and signed resourceIds: :mod:`._ids`;
 - recordings, channels and timings: :mod:`._state`; file lists and query/stop answers: :mod:`._files`;
-- injected faults: :mod:`._faults`; the request log and counters: :mod:`._stats`;
+- injected faults: :mod:`._faults`; the request log and counters: :mod:`._stats`; admin paths: :mod:`._admin`;
+- NCS notifications: :mod:`._ncs` (envelope, event table, signatures) and :mod:`._notify` (delivery);
 - the two ways to reach it: :mod:`._transport` (in-process) and :mod:`._server` (TCP), which know only the
   small handler protocol of :mod:`._wire`.
 

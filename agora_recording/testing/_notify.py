@@ -89,7 +89,8 @@ class FakeNotifier:
         self._sent: list[SentNotification] = []
         self._sequences: dict[str, int] = {}
         self._tg: TaskGroup | None = None
-        self._client: httpx.AsyncClient | None = None
+        self._client: httpx.AsyncClient | None = None  # the background's client for the current configuration
+        self._clients: list[httpx.AsyncClient] = []
         self._ticking = False
         self._poke: anyio.Event | None = None  # created inside the event loop (anyio needs one)
         self._idle: anyio.Event | None = None
@@ -119,6 +120,7 @@ class FakeNotifier:
             raise ValueError(f"retry_delays must be {MAX_RETRIES} numbers >= 0")
         self._url, self._secret, self._transport = url, secret, transport
         self._timeout, self._retry_delays = float(timeout), delays
+        self._client = None  # the next background delivery opens a client for the new configuration
         if self._tg is not None and not self._ticking:
             self._ticking = True
             self._tg.start_soon(self._tick_loop)
@@ -197,8 +199,8 @@ class FakeNotifier:
         if not apply_faults(self._faults, item):
             return  # dropped: NCS cannot guarantee delivery
         self._queue.append(item)
-        if self._tg is not None and self._client is not None:
-            self._tg.start_soon(self._run_item, item, self._client)
+        if self._tg is not None:
+            self._tg.start_soon(self._run_item, item)
 
     # -------------------------------------------------------------------------------------- delivery
 
@@ -235,20 +237,38 @@ class FakeNotifier:
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        """Deliver in the background until the block exits (see the module docstring)."""
-        async with self._http() as client, anyio.create_task_group() as tg:
-            self._tg, self._client = tg, client
-            try:
-                if self._url is not None and not self._ticking:
-                    self._ticking = True
-                    tg.start_soon(self._tick_loop)
-                for item in list(self._queue):
-                    tg.start_soon(self._run_item, item, client)
-                yield
-            finally:
-                self._tg = self._client = None
-                self._ticking = False
-                tg.cancel_scope.cancel()
+        """Deliver in the background until the block exits (see the module docstring).
+
+        Raises:
+            RuntimeError: if the background already runs (one ``serve()`` or ``delivering()`` at a time).
+        """
+        if self._tg is not None:
+            raise RuntimeError("notifications are already delivered in the background (serve() or delivering())")
+        try:
+            async with anyio.create_task_group() as tg:
+                self._tg = tg
+                try:
+                    if self._url is not None and not self._ticking:
+                        self._ticking = True
+                        tg.start_soon(self._tick_loop)
+                    for item in list(self._queue):
+                        tg.start_soon(self._run_item, item)
+                    yield
+                finally:
+                    self._tg = None
+                    self._ticking = False
+                    tg.cancel_scope.cancel()
+        finally:
+            clients, self._clients, self._client = self._clients, [], None
+            with anyio.CancelScope(shield=True):
+                for client in clients:
+                    await client.aclose()
+
+    def _background_client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = self._http()
+            self._clients.append(self._client)
+        return self._client
 
     async def wait_idle(self) -> None:
         """Wait until nothing is queued (background mode; returns at once when nothing is pending)."""
@@ -287,14 +307,14 @@ class FakeNotifier:
             await event.wait()
             tg.cancel_scope.cancel()
 
-    async def _run_item(self, item: Notice, client: httpx.AsyncClient) -> None:
+    async def _run_item(self, item: Notice) -> None:
         while item in self._queue:
             wake = item.wake = anyio.Event()
             if item.due > self._clock():
                 await self._wait(item.due, wake)
                 continue
             try:
-                await self._attempt(client, item)
+                await self._attempt(self._background_client(), item)
             except Exception:  # a bug here must not take the fake's server down
                 self.errors += 1
                 self._finish(item)
