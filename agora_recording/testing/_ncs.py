@@ -137,6 +137,25 @@ class Notice:
         self.last_ms = -1
         self.wake: anyio.Event | None = None
 
+    def attempted(
+        self, now: float, ms: int, body: bytes, status: int | None, ok: bool, *, duplicate: bool
+    ) -> SentNotification:
+        """The record of one attempt to send this notification."""
+        payload = self.envelope["payload"]
+        return SentNotification(
+            notice_id=self.envelope["noticeId"],
+            event_type=self.event_type,
+            sid=payload["sid"],
+            sequence=payload["sequence"],
+            attempt=self.attempt,
+            notify_ms=ms,
+            at=now,
+            status=status,
+            delivered=ok,
+            duplicate=duplicate,
+            body=body,
+        )
+
 
 def make_notify_fault(kind: str, *, event_type: int | None, count: int, delay: float, attempts: int) -> NotifyFault:
     """Validate the arguments of :meth:`FakeNotifier.inject` and build the :class:`NotifyFault`."""

@@ -337,12 +337,12 @@ class FakeNotifier:
             status, delivered = None, False
         else:
             status, delivered = await self._post(client, body)
-        self._record(item, now, notify_ms, body, status, delivered, duplicate=False)
+        self._sent.append(item.attempted(now, notify_ms, body, status, delivered, duplicate=False))
         made = 1
         if item.duplicate:
             item.duplicate = False
             dup_status, dup_delivered = await self._post(client, body)
-            self._record(item, now, notify_ms, body, dup_status, dup_delivered, duplicate=True)
+            self._sent.append(item.attempted(now, notify_ms, body, dup_status, dup_delivered, duplicate=True))
             made += 1
         if delivered or item.attempt >= MAX_RETRIES:
             self._finish(item)
@@ -375,26 +375,6 @@ class FakeNotifier:
         except ValueError:
             return 200, False  # NCS needs a JSON body
         return 200, True
-
-    def _record(
-        self, item: Notice, now: float, ms: int, body: bytes, status: int | None, ok: bool, *, duplicate: bool
-    ) -> None:
-        payload = item.envelope["payload"]
-        self._sent.append(
-            SentNotification(
-                notice_id=item.envelope["noticeId"],
-                event_type=item.event_type,
-                sid=payload["sid"],
-                sequence=payload["sequence"],
-                attempt=item.attempt,
-                notify_ms=ms,
-                at=now,
-                status=status,
-                delivered=ok,
-                duplicate=duplicate,
-                body=body,
-            )
-        )
 
 
 class NotifyControls:
