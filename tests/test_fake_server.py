@@ -6,6 +6,7 @@ Every test moves the fake's clock instead of sleeping; every server listens on 1
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import re
 from collections.abc import AsyncIterator
@@ -20,8 +21,10 @@ from anyio.abc import SocketAttribute
 
 from agora_recording.testing import (
     FakeAgoraServer,
+    FakeStats,
     FakeTimings,
     InjectedNetworkFault,
+    VirtualClock,
     run_fake_server_cli,
 )
 
@@ -1542,3 +1545,113 @@ async def test_acquire_refuses_a_channel_name_of_64_bytes(api: Api) -> None:
     refused = await api.acquire(cname="a" * 64)
     assert refused.status_code == 400
     assert refused.json() == {"code": 401, "reason": "invalid_channel_name"}
+
+
+# ------------------------------------------------------------------------- delivery of answers (orphans)
+
+
+async def _until(condition: Any, what: str) -> None:
+    """Wait (bounded, real time) until ``condition()`` holds: the TCP server works in its own tasks."""
+    with anyio.fail_after(10):
+        while not condition():  # noqa: ASYNC110 -- a condition on another task's state, no event to wait on
+            await anyio.sleep(0.005)
+    assert condition(), what
+
+
+async def test_tcp_start_answer_written_after_the_client_gave_up_is_an_orphan() -> None:
+    """Issue 12.8: the client closed the connection before the answer was written: the sid was never delivered.
+
+    The fake's delay runs on a virtual clock, so the client's 0.2 s read timeout always fires first.
+    """
+    vc = VirtualClock()
+    fake = FakeAgoraServer(clock=vc, sleep=vc.sleep)
+    async with fake.serve() as base_url, api_for(fake, base_url, timeout=0.2) as api:
+        rid = (await api.acquire()).json()["resourceId"]
+        fake.inject("start", kind="delay", delay=5.0, when="after")
+        with anyio.fail_after(10), pytest.raises(httpx.ReadTimeout):
+            await api.start(rid)
+        await _until(lambda: vc.sleepers == 1, "the fake waits on its delay")
+        vc.advance(5.0)  # the fake writes its answer now, to a connection the client has closed
+        await _until(lambda: fake.stats.answers_lost == 1, "the server noticed")
+        [orphan] = fake.orphans()
+        assert not orphan.sid_delivered
+        assert orphan.state == "running"
+        assert fake.undelivered_sids() == [orphan.sid]
+        assert fake.stats.undelivered_sids == 1
+        # once the client uses the sid (it learned it some other way), it counts as delivered
+        assert (await api.query(rid, orphan.sid)).status_code == 200
+        assert fake.orphans() == []
+
+
+async def test_tcp_start_answer_read_by_a_patient_client_is_delivered() -> None:
+    """The control: the same delayed answer, read by a client that waits for it, is no orphan."""
+    vc = VirtualClock()
+    fake = FakeAgoraServer(clock=vc, sleep=vc.sleep)
+    async with fake.serve() as base_url, api_for(fake, base_url, timeout=10.0) as api:
+        rid = (await api.acquire()).json()["resourceId"]
+        fake.inject("start", kind="delay", delay=5.0, when="after")
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(api.start, rid)
+            await _until(lambda: vc.sleepers == 1, "the fake waits on its delay")
+            vc.advance(5.0)
+        assert len(fake.running_recordings()) == 1
+        assert fake.orphans() == []
+        assert fake.stats.answers_lost == 0
+
+
+async def test_in_process_start_answer_cancelled_before_it_returned_is_an_orphan() -> None:
+    """In-process, an answer counts as delivered only once it is returned to the caller."""
+    vc = VirtualClock()
+    fake = FakeAgoraServer(clock=vc, sleep=vc.sleep)
+    async with api_for(fake) as api:
+        rid = (await api.acquire()).json()["resourceId"]
+        fake.inject("start", kind="delay", delay=5.0, when="after")
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(api.start, rid)
+            await _until(lambda: vc.sleepers == 1, "the fake waits on its delay")
+            tg.cancel_scope.cancel()  # the caller gives up before the answer comes back
+        assert [info.sid_delivered for info in fake.running_recordings()] == [False]
+        assert len(fake.orphans()) == 1
+
+
+# ------------------------------------------------------------------------------------ admin path
+
+
+async def test_admin_stats_over_tcp_answers_the_counters_as_json_without_auth(clock: FakeTime) -> None:
+    """GET /_fake/stats: FakeStats as JSON, no Authorization needed, and not itself an Agora request."""
+    fake = FakeAgoraServer(clock=clock, rate_limit=3)
+    async with fake.serve() as base_url, api_for(fake, base_url) as api:
+        rid, sid = await api.session()  # 2 of the 3 slots of this second
+        async with httpx.AsyncClient(base_url=base_url, trust_env=False) as anonymous:
+            answers = [await anonymous.get("/_fake/stats") for _ in range(5)]
+            assert {a.status_code for a in answers} == {200}
+            assert answers[0].headers["content-type"].startswith("application/json")
+            stats = answers[-1].json()
+            assert stats == answers[0].json()  # reading the counters does not move them
+            assert stats["requests"] == 2
+            assert stats["by_endpoint"] == {"acquire": 1, "start": 1}
+            assert stats["by_status"] == {"200": 2}
+            assert (stats["recordings_started"], stats["running"], stats["undelivered_sids"]) == (1, 1, 0)
+            assert set(stats) == {f.name for f in dataclasses.fields(FakeStats)}
+            assert fake.customer_secret not in answers[-1].text
+            assert fake.authorization not in answers[-1].text
+            assert [r.endpoint for r in fake.requests] == ["acquire", "start"]
+            # the five admin reads took no rate-limit slot: the third Agora request of this second is admitted
+            assert (await api.query(rid, sid)).status_code == 200
+            assert (await api.query(rid, sid)).status_code == 429
+            # and faults are for Agora's paths only
+            fault = fake.inject("*", kind="internal_error")
+            assert (await anonymous.get("/_fake/stats")).json()["requests"] == 4
+            assert fault.fired == 0
+            assert (await api.query(rid, sid)).status_code == 500
+            assert fault.fired == 1
+
+
+async def test_admin_paths_refuse_other_methods_and_unknown_names(api: Api) -> None:
+    """POST on the stats path is 405 with Allow: GET; an unknown admin path 404; neither is counted."""
+    posted = await api.http.post("/_fake/stats", json={})
+    assert (posted.status_code, posted.headers["allow"]) == (405, "GET")
+    assert (await api.http.get("/_fake/nothing")).status_code == 404
+    assert (await api.http.get("/_fake/stats?pretty=1")).json()["requests"] == 0
+    assert api.fake.stats.requests == 0
+    assert api.fake.requests == ()

@@ -12,7 +12,15 @@ or over TCP on 127.0.0.1::
     async with fake.serve() as base_url: ...
 
 The rules the fake enforces, with Agora's documented bodies, are listed in
-:mod:`agora_recording.testing._fake`; fault injection is described in :mod:`agora_recording.testing._faults`.
+:mod:`agora_recording.testing._rules`; fault injection is described in :mod:`agora_recording.testing._faults`.
+Its counters are served at ``GET /_fake/stats`` (:mod:`agora_recording.testing._admin`).
+
+NCS notifications: ``fake.notify(url, secret=..., transport=httpx.ASGITransport(app=receiver))`` makes the fake
+send signed productId 3 events (start, uploads, stop, exits, failovers) to your receiver, with injectable
+duplicates, reordering, delays and failed deliveries that it resends as NCS does; deliver them with
+``await fake.deliver_pending()`` (deterministic) or in the background inside ``fake.serve()`` /
+``async with fake.delivering():``, and assert on ``fake.notifications_sent()``. The events and rules are listed in
+:mod:`agora_recording.testing._notify`.
 """
 
 from agora_recording.testing._cli import run_fake_server_cli
@@ -39,6 +47,8 @@ from agora_recording.testing._faults import (
     InjectedNetworkFault,
     RandomFaults,
 )
+from agora_recording.testing._ncs import NotifyFault, SentNotification
+from agora_recording.testing._notify import FakeNotifier
 from agora_recording.testing._transport import FakeTransport
 
 __all__ = [
@@ -50,6 +60,7 @@ __all__ = [
     "ENDPOINTS",
     "FAULT_KINDS",
     "FakeAgoraServer",
+    "FakeNotifier",
     "FakeResponse",
     "FakeStats",
     "FakeTimings",
@@ -58,9 +69,11 @@ __all__ = [
     "FaultKind",
     "FaultWhen",
     "InjectedNetworkFault",
+    "NotifyFault",
     "RandomFaults",
     "RecordingInfo",
     "RequestRecord",
+    "SentNotification",
     "VirtualClock",
     "run_fake_server_cli",
 ]

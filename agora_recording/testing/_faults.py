@@ -41,6 +41,7 @@ injected; :meth:`~agora_recording.testing.FakeAgoraServer.random_faults` draws f
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -49,6 +50,8 @@ __all__ = [
     "ENDPOINTS",
     "FAULT_KINDS",
     "Fault",
+    "FaultBook",
+    "FaultControls",
     "FaultKind",
     "FaultWhen",
     "InjectedNetworkFault",
@@ -343,3 +346,111 @@ def fault_headers(content_type: str, request_id: str, extra: tuple[tuple[str, st
         headers = [(n, v) for n, v in headers if n not in names]
         headers.extend(extra)
     return headers
+
+
+class FaultBook:
+    """The faults a fake holds: explicit ones (in injection order) and random ones (seeded draws)."""
+
+    __slots__ = ("_rng", "faults", "random")
+
+    def __init__(self, seed: int) -> None:
+        self.faults: list[Fault] = []
+        self.random: list[RandomFaults] = []
+        self._rng = random.Random(seed + 0x5EED)
+
+    def __repr__(self) -> str:
+        return f"FaultBook(faults={len(self.faults)}, random={len(self.random)})"
+
+    def clear(self) -> None:
+        """Forget every fault."""
+        self.faults.clear()
+        self.random.clear()
+
+    def take(self, endpoint: str) -> Fault | None:
+        """The fault that hits the next request to ``endpoint``, if any (explicit faults first)."""
+        if self.faults:
+            for fault in self.faults:
+                if fault.remaining > 0 and fault.endpoint in ("*", endpoint):
+                    fault.remaining -= 1
+                    fault.fired += 1
+                    if fault.remaining == 0:
+                        self.faults = [f for f in self.faults if f.remaining > 0]
+                    return fault
+        for spec in self.random:
+            if spec.matches(endpoint) and self._rng.random() < spec.probability:
+                spec.fired += 1
+                kind = spec.kinds[0] if len(spec.kinds) == 1 else self._rng.choice(spec.kinds)
+                return Fault(endpoint=endpoint, kind=kind, when=spec.when, delay=spec.delay, remaining=0, fired=1)
+        return None
+
+
+class FaultControls:
+    """The fault-injection methods of :class:`FakeAgoraServer` (a mixin over its :class:`FaultBook`)."""
+
+    _faults: FaultBook
+
+    def inject(
+        self,
+        endpoint: str,
+        *,
+        kind: FaultKind | None = None,
+        status: int | None = None,
+        body: object = None,
+        headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
+        delay: float = 0.0,
+        count: int = 1,
+        when: FaultWhen = "before",
+    ) -> Fault:
+        """Make the next ``count`` requests to ``endpoint`` (``"*"``: any endpoint) go wrong.
+
+        ``kind`` picks a documented failure (see :mod:`agora_recording.testing._faults`); ``status``, ``body``
+        (bytes, str, or a JSON-able object) and ``headers`` give or override the answer; ``delay`` sleeps first.
+        With only ``status``, the kind is ``"status"``; with only ``delay``, ``"delay"``. Faults fire in the order
+        injected, one per request.
+
+        Examples::
+
+            fake.inject("start", kind="timeout", when="after")      # a recording runs, its sid is lost
+            fake.inject("query", kind="worker_not_found", count=2)   # a failover's transient 404s
+            fake.inject("acquire", status=503, body="<html>busy</html>")
+
+        Raises:
+            ValueError: for an unknown endpoint or kind, or inconsistent arguments.
+        """
+        fault = make_fault(
+            endpoint, kind=kind, status=status, body=body, headers=headers, delay=delay, count=count, when=when
+        )
+        self._faults.faults.append(fault)
+        return fault
+
+    def random_faults(
+        self,
+        probability: float,
+        *,
+        kinds: Sequence[FaultKind] | None = None,
+        endpoints: Sequence[str] | None = None,
+        when: FaultWhen = "before",
+        delay: float = 0.0,
+    ) -> RandomFaults:
+        """Make each request to ``endpoints`` (default: all) fail with ``probability``, as one of ``kinds``.
+
+        The draws use an RNG seeded by the fake's ``seed``: the same requests in the same order meet the same
+        faults. Explicit :meth:`inject` faults take precedence. Default kinds: internal_error, timeout, disconnect.
+
+        Example: ``fake.random_faults(0.1, kinds=["internal_error", "not_completed"], endpoints=["query"])``.
+
+        Raises:
+            ValueError: for a probability outside [0, 1], an unknown kind or endpoint.
+        """
+        spec = make_random_faults(probability=probability, kinds=kinds, endpoints=endpoints, when=when, delay=delay)
+        self._faults.random.append(spec)
+        return spec
+
+    def clear_faults(self) -> None:
+        """Remove every injected and random fault."""
+        self._faults.clear()
+
+    @property
+    def pending_faults(self) -> tuple[Fault, ...]:
+        """Injected faults that have not yet hit all their requests."""
+        return tuple(f for f in self._faults.faults if not f.exhausted)

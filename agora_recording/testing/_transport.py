@@ -1,21 +1,18 @@
 """The in-process transport: an :class:`httpx.AsyncBaseTransport` that answers from a ``FakeAgoraServer``.
 
-No sockets, no threads: each request goes straight to :meth:`FakeAgoraServer.handle`. Injected network faults
-become the exceptions httpx itself raises for them, so a client under test meets the same types as on a real
-network: ``timeout`` -> :class:`httpx.ReadTimeout`, ``disconnect`` -> :class:`httpx.RemoteProtocolError`,
+No sockets, no threads: each request goes straight to the fake (any
+:class:`~agora_recording.testing._wire.FakeHandler`). Injected network faults become the exceptions httpx
+itself raises for them, so a client under test meets the same types as on a real network:
+``timeout`` -> :class:`httpx.ReadTimeout`, ``disconnect`` -> :class:`httpx.RemoteProtocolError`,
 ``connect_error`` -> :class:`httpx.ConnectError`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import httpx
 
 from agora_recording.testing._faults import InjectedNetworkFault
-
-if TYPE_CHECKING:
-    from agora_recording.testing._fake import FakeAgoraServer
+from agora_recording.testing._wire import FakeHandler
 
 __all__ = ["FakeTransport"]
 
@@ -32,7 +29,7 @@ class FakeTransport(httpx.AsyncBaseTransport):
     too. Closing the transport does nothing to the fake.
     """
 
-    def __init__(self, fake: FakeAgoraServer) -> None:
+    def __init__(self, fake: FakeHandler) -> None:
         self._fake = fake
 
     def __repr__(self) -> str:
@@ -49,15 +46,17 @@ class FakeTransport(httpx.AsyncBaseTransport):
         body = await request.aread()
         path = request.url.raw_path.decode("ascii")
         try:
-            status, headers, content = await self._fake.handle(request.method, path, request.headers, body)
+            pending = await self._fake.respond(request.method, path, request.headers, body)
         except InjectedNetworkFault as fault:
             if fault.kind == "timeout":
                 if fault.hold:
-                    await self._fake._sleep(fault.hold)
+                    await self._fake.sleep(fault.hold)
                 raise httpx.ReadTimeout("injected timeout: no response from the fake", request=request) from None
             if fault.kind == "connect_error":
                 raise httpx.ConnectError("injected connect error: the fake refused", request=request) from None
             raise httpx.RemoteProtocolError(
                 "Server disconnected without sending a response.", request=request
             ) from None
+        status, headers, content = pending.response
+        pending.delivered()  # returned to the caller: the client has the answer
         return httpx.Response(status, headers=headers, content=content, request=request)
