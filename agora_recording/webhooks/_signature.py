@@ -50,16 +50,17 @@ class Secrets:
     __slots__ = ("_keys",)
 
     def __init__(self, secret: str | Sequence[str] | Secrets) -> None:
-        try:
-            self._keys = _keys_of(secret)
-        finally:
-            del secret  # no secret in this frame's locals if the check raised
+        keys, problem = _keys_of(secret)
+        del secret  # neither this frame nor _keys_of's holds a secret when the error is raised
+        if problem is not None:
+            raise problem
+        self._keys = keys
 
     def __len__(self) -> int:
         return len(self._keys)
 
     def __repr__(self) -> str:
-        n = len(self._keys)
+        n = len(getattr(self, "_keys", ()))  # also while half-built (a traceback renders it)
         return f"<{n} NCS secret{'s' if n != 1 else ''}>"
 
     def _matches(self, body: bytes, digest: Any, provided: str) -> bool:
@@ -72,22 +73,23 @@ class Secrets:
         return found
 
 
-def _keys_of(secret: object) -> tuple[bytes, ...]:
+def _keys_of(secret: object) -> tuple[tuple[bytes, ...], InvalidRequestError | None]:
+    """The keys, or the error to raise; it returns rather than raises, so no traceback holds a secret."""
     if isinstance(secret, Secrets):
-        return secret._keys
+        return secret._keys, None
     rule = "must be a non-empty string (the NCS secret from Agora Console)"
     if isinstance(secret, str):
         if not secret:
-            raise InvalidRequestError("secret", rule)
-        return (secret.encode("utf-8"),)
+            return (), InvalidRequestError("secret", rule)
+        return (secret.encode("utf-8"),), None
     if isinstance(secret, (bytes, bytearray)) or not isinstance(secret, Sequence):
-        raise InvalidRequestError("secret", "must be a str or a sequence of str")
+        return (), InvalidRequestError("secret", "must be a str or a sequence of str")
     if len(secret) == 0:
-        raise InvalidRequestError("secret", "must name at least one secret")
+        return (), InvalidRequestError("secret", "must name at least one secret")
     bad = next((i for i, s in enumerate(secret) if not isinstance(s, str) or not s), None)
     if bad is not None:
-        raise InvalidRequestError(f"secret[{bad}]", rule)
-    return tuple(s.encode("utf-8") for s in secret)
+        return (), InvalidRequestError(f"secret[{bad}]", rule)
+    return tuple(s.encode("utf-8") for s in secret), None
 
 
 def _header_values(headers: Headers) -> dict[str, list[str]]:
