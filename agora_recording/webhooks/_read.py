@@ -125,6 +125,9 @@ def _parse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+_DECODER = json.JSONDecoder(parse_int=_parse_int, parse_constant=_parse_constant)
+
+
 def load_object(body: bytes | bytearray | memoryview | str) -> dict[str, Any]:
     """``json.loads`` for a hostile body: a JSON object, or :class:`WebhookPayloadError` (never RecursionError)."""
     if isinstance(body, memoryview):
@@ -132,7 +135,8 @@ def load_object(body: bytes | bytearray | memoryview | str) -> dict[str, Any]:
     if not isinstance(body, (bytes, bytearray, str)):
         raise WebhookPayloadError(f"the body must be bytes, got {type(body).__name__}")
     try:
-        data = json.loads(body, parse_int=_parse_int, parse_constant=_parse_constant)
+        text = body if isinstance(body, str) else bytes(body).decode(json.detect_encoding(body), "surrogatepass")
+        data = _DECODER.decode(text)
     except RecursionError:
         raise WebhookPayloadError(f"the body is nested more than {MAX_DEPTH} levels deep") from None
     except json.JSONDecodeError as exc:
@@ -143,7 +147,8 @@ def load_object(body: bytes | bytearray | memoryview | str) -> dict[str, Any]:
     if not isinstance(data, dict):
         kind = {list: "array", str: "string", bool: "boolean", type(None): "null"}.get(type(data), "number")
         raise WebhookPayloadError(f"the body is a JSON {kind}, not an object")
-    _check_depth(data)
+    if text.count("{") + text.count("[") > MAX_DEPTH:  # else it cannot be too deep: skip the walk
+        _check_depth(data)
     return data
 
 
