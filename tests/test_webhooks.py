@@ -13,9 +13,11 @@ import traceback
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 
 import agora_recording
+import agora_recording.webhooks as wh
 from agora_recording import AgoraError, InvalidRequestError, RecordedFile, RecordingStatus, TrackType
 from agora_recording.models import RtmpPublishStatus
 from agora_recording.testing._clock import VirtualClock
@@ -83,8 +85,20 @@ def test_fixed_vectors_match_the_hmac_module() -> None:
         {"Agora-Signature-V2": f" {V2_A} "},
         [(b"agora-signature-v2", V2_A.encode()), (b"content-type", b"application/json")],
         [("Agora-Signature", V1_A)],
+        httpx.Headers({"AGORA-SIGNATURE-V2": V2_A}),
     ],
-    ids=["v2", "v1", "both", "v2-lower-name", "v1-upper-name", "upper-hex", "padded", "asgi-pairs", "str-pairs"],
+    ids=[
+        "v2",
+        "v1",
+        "both",
+        "v2-lower-name",
+        "v1-upper-name",
+        "upper-hex",
+        "padded",
+        "asgi-pairs",
+        "str-pairs",
+        "httpx-headers",
+    ],
 )
 def test_verify_accepts_a_genuine_signature(headers: Any) -> None:
     """V2, V1 alone, both; names in any case, dict or ASGI byte pairs; hex digits in either case."""
@@ -243,32 +257,38 @@ def test_details_are_read_only_and_events_frozen_and_hashable() -> None:
 # Per documented eventType: the class and the typed fields the sample details must produce.
 EXPECTED: dict[int, tuple[type[NotificationEvent], dict[str, Any]]] = {
     1: (CloudRecordingError, {"module": 0, "error_level": 5, "error_code": 50, "error_msg": "sample error"}),
-    2: (EVENT_CLASSES[2], {"module": 1, "warn_code": 32}),
+    2: (wh.CloudRecordingWarning, {"module": 1, "warn_code": 32}),
     3: (StatusUpdate, {"status": RecordingStatus.IN_PROGRESS, "recording_mode": 1}),
-    4: (EVENT_CLASSES[4], {"files": (RecordedFile(filename="sid_cname.m3u8"),)}),
+    4: (wh.FileInfos, {"files": (RecordedFile(filename="sid_cname.m3u8"),)}),
     11: (SessionExit, {"exit_status": 0}),
     12: (SessionFailover, {"new_uid": "3201234"}),
-    30: (EVENT_CLASSES[30], {"status": 0}),
+    30: (wh.UploaderStarted, {"status": 0}),
     31: (Uploaded, {"status": 0}),
     32: (Backuped, {"status": 0}),
     33: (UploadingProgress, {"progress": 5000, "percent": 50.0}),
-    40: (EVENT_CLASSES[40], {"status": 0}),
+    40: (wh.RecorderStarted, {"status": 0}),
     41: (RecorderLeave, {"leave_code": 16, "idle_timeout": False}),
-    42: (EVENT_CLASSES[42], {"start_utc_ms": 1_700_000_000_000, "stream_uid": "1001", "track_type": TrackType.AUDIO}),
-    43: (EVENT_CLASSES[43], {"stream_uid": "1001", "state": 0, "utc_ms": 1_700_000_000_000}),
-    44: (EVENT_CLASSES[44], {"stream_uid": "1001", "state": 1}),
-    45: (EVENT_CLASSES[45], {"file_name": "prefix/sid_cname__uid_s_1_20230101000000000.jpg"}),
-    60: (EVENT_CLASSES[60], {"video_id": "sample-video-id"}),
-    61: (EVENT_CLASSES[61], {}),
-    70: (EVENT_CLASSES[70], {"recorder_start_time": 1_700_000_000_000}),
-    71: (EVENT_CLASSES[71], {"code": 0, "message": "ok", "abnormal": False}),
-    72: (EVENT_CLASSES[72], {"limit_type": "resolution"}),
-    73: (EVENT_CLASSES[73], {"reason": "audio_silence"}),
-    80: (EVENT_CLASSES[80], {}),
-    81: (EVENT_CLASSES[81], {"result": "all_success"}),
-    90: (EVENT_CLASSES[90], {"bucket": "recordings", "file_names": ("a.ts", "b.ts")}),
-    100: (EVENT_CLASSES[100], {"rtmp_url": "rtmp://example.com/live/key", "status": RtmpPublishStatus.PUBLISHING}),
-    1001: (EVENT_CLASSES[1001], {"result": "total_success", "files": (RecordedFile(filename="a.m3u8"),)}),
+    42: (
+        wh.RecorderSliceStart,
+        {"start_utc_ms": 1_700_000_000_000, "stream_uid": "1001", "track_type": TrackType.AUDIO},
+    ),
+    43: (wh.RecorderAudioStreamStateChanged, {"stream_uid": "1001", "state": 0, "utc_ms": 1_700_000_000_000}),
+    44: (wh.RecorderVideoStreamStateChanged, {"stream_uid": "1001", "state": 1}),
+    45: (wh.RecorderSnapshotFile, {"file_name": "prefix/sid_cname__uid_s_1_20230101000000000.jpg"}),
+    60: (wh.VodStarted, {"video_id": "sample-video-id"}),
+    61: (wh.VodTriggered, {}),
+    70: (wh.WebRecorderStarted, {"recorder_start_time": 1_700_000_000_000}),
+    71: (wh.WebRecorderStopped, {"code": 0, "message": "ok", "abnormal": False}),
+    72: (wh.WebRecorderCapabilityLimit, {"limit_type": "resolution"}),
+    73: (wh.WebRecorderReload, {"reason": "audio_silence"}),
+    80: (wh.TranscoderStarted, {}),
+    81: (wh.TranscoderCompleted, {"result": "all_success"}),
+    90: (wh.DownloadFailed, {"bucket": "recordings", "file_names": ("a.ts", "b.ts")}),
+    100: (
+        wh.RtmpPublishStatusChanged,
+        {"rtmp_url": "rtmp://example.com/live/key", "status": RtmpPublishStatus.PUBLISHING},
+    ),
+    1001: (wh.PostponeTranscodeFinalResult, {"result": "total_success", "files": (RecordedFile(filename="a.m3u8"),)}),
 }
 
 

@@ -577,3 +577,20 @@ async def test_mounted_in_starlette_by_mount_and_by_route() -> None:
     assert codes == [200, 200, 307]
     assert wrong_method.status_code == 405
     assert sorted(got) == ["m0", "m1"]
+
+
+@pytest.mark.anyio
+async def test_a_websocket_is_closed_and_other_scopes_refused() -> None:
+    receiver = WebhookReceiver(secret=SECRET)
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "websocket.connect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await receiver({"type": "websocket"}, receive, send)
+    assert sent == [{"type": "websocket.close", "code": 1008}]
+    with pytest.raises(RuntimeError, match="scope type"):
+        await receiver({"type": "custom"}, receive, send)

@@ -25,7 +25,7 @@ import inspect
 import json
 import logging
 import weakref
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from types import TracebackType
 from typing import Any, Literal
 
@@ -71,9 +71,10 @@ Handler = Callable[[NotificationEvent], Any]
 
 Subscriber = Callable[[NotificationEvent], Awaitable[None]]
 
-ASGIScope = dict[str, Any]
-ASGIReceive = Callable[[], Awaitable[dict[str, Any]]]
-ASGISend = Callable[[dict[str, Any]], Awaitable[None]]
+# The ASGI callable's types, as Starlette spells them, so that ``Mount(app=receiver)`` type-checks.
+ASGIScope = MutableMapping[str, Any]
+ASGIReceive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+ASGISend = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
 @attrs.frozen(kw_only=True)
