@@ -51,9 +51,10 @@ class DedupeStore(Protocol):
 class MemoryDedupeStore:
     """An in-memory :class:`DedupeStore`: ids expire after ``ttl`` seconds, at most ``max_entries`` are kept.
 
-    Memory is bounded by ``max_entries`` (about 150 bytes each; ids longer than 64 characters are kept as a
-    digest). When full, the oldest id is forgotten first, so a resend that arrives after ``max_entries`` newer
-    notifications is delivered again (at least once, never lost). Time comes from ``clock`` (monotonic seconds;
+    Memory is bounded by ``max_entries`` (about 200 bytes each with a UUID-sized id, so about 20 MB when full at
+    the default; ids longer than 64 characters are kept as a 32-byte digest). When full, the oldest id is
+    forgotten first, so a resend that arrives after ``max_entries`` newer notifications is delivered again (at
+    least once, never lost). Time comes from ``clock`` (monotonic seconds;
     inject a virtual clock in tests). Atomic within one event loop: no await between the check and the record.
     Not shared between processes: behind a load balancer, use a shared store.
 
