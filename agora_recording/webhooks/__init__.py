@@ -24,6 +24,7 @@ Example (standalone)::
     uvicorn.run(WebhookReceiver(secret=os.environ["AGORA_NCS_SECRET"], on_event=on_event), port=8080)
 """
 
+from agora_recording._hub import DEFAULT_STREAM_BUFFER, EventStream
 from agora_recording.webhooks._dedupe import (
     DEFAULT_DEDUPE_MAX_ENTRIES,
     DEFAULT_DEDUPE_TTL,
@@ -72,8 +73,6 @@ from agora_recording.webhooks._receiver import (
     DEFAULT_DRAIN_TIMEOUT,
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_PENDING,
-    DEFAULT_STREAM_BUFFER,
-    EventStream,
     ReceiverStats,
     WebhookReceiver,
 )

@@ -21,22 +21,20 @@ runs; nothing is raised into the server.
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
-import weakref
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 
 import anyio
 import anyio.lowlevel
 import anyio.to_thread
 import attrs
 from anyio.abc import TaskGroup
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from agora_recording._errors import InvalidRequestError
+from agora_recording._hub import DEFAULT_STREAM_BUFFER, EventHub, EventStream, WhenFull
 from agora_recording.webhooks._dedupe import DedupeStore, MemoryDedupeStore
 from agora_recording.webhooks._errors import WebhookPayloadError, WebhookVerificationError
 from agora_recording.webhooks._events import NotificationEvent, parse
@@ -46,8 +44,6 @@ __all__ = [
     "DEFAULT_DRAIN_TIMEOUT",
     "DEFAULT_MAX_BODY_BYTES",
     "DEFAULT_MAX_PENDING",
-    "DEFAULT_STREAM_BUFFER",
-    "EventStream",
     "ReceiverStats",
     "WebhookReceiver",
 ]
@@ -63,13 +59,10 @@ DEFAULT_MAX_PENDING = 1000
 DEFAULT_DRAIN_TIMEOUT = 30.0
 """Seconds a running receiver waits on exit for its handlers before cancelling them."""
 
-DEFAULT_STREAM_BUFFER = 1000
-"""Events an :class:`EventStream` buffers for a consumer that is not reading."""
 
 Handler = Callable[[NotificationEvent], Any]
 """``on_event``: ``async def handler(event)`` or a plain function (run in a worker thread)."""
 
-Subscriber = Callable[[NotificationEvent], Awaitable[None]]
 
 # The ASGI callable's types, as Starlette spells them, so that ``Mount(app=receiver)`` type-checks.
 ASGIScope = MutableMapping[str, Any]
@@ -104,117 +97,8 @@ class _ClientGone(Exception):
     pass
 
 
-def _is_async(handler: Callable[..., Any]) -> bool:
-    return inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(type(handler).__call__)
-
-
-class _Sink:
-    """The receiver's side of one :class:`EventStream`: a subscriber that puts events into a memory stream."""
-
-    __slots__ = ("__weakref__", "_receiver", "dropped", "send", "when_full")
-
-    def __init__(
-        self, receiver: WebhookReceiver, send: MemoryObjectSendStream[NotificationEvent], when_full: str
-    ) -> None:
-        self._receiver = weakref.ref(receiver)
-        self.send = send
-        self.when_full = when_full
-        self.dropped = 0
-
-    async def __call__(self, event: NotificationEvent) -> None:
-        try:
-            if self.when_full == "block":
-                await self.send.send(event)
-                return
-            self.send.send_nowait(event)
-        except anyio.WouldBlock:
-            self.dropped += 1
-            receiver = self._receiver()
-            if receiver is not None:
-                receiver._counts["dropped"] += 1
-            logger.warning(
-                "event stream full: dropped noticeId %s (eventType %s); %d dropped from this stream so far",
-                event.notice_id,
-                event.event_type,
-                self.dropped,
-            )
-        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-            pass  # the consumer has gone; the stream unsubscribes itself
-
-    def close(self) -> None:
-        receiver = self._receiver()
-        if receiver is not None:
-            receiver._unsubscribe(self)
-        self.send.close()
-
-
-def _finalize_stream(sink: _Sink, receive: MemoryObjectReceiveStream[NotificationEvent]) -> None:
-    sink.close()
-    receive.close()
-
-
-class EventStream:
-    """An async iterator over the receiver's events, for bots: ``async for event in receiver.events(): ...``.
-
-    The stream is subscribed from the moment :meth:`WebhookReceiver.events` returns, and buffers up to ``buffer``
-    events. When the buffer is full, ``when_full`` decides: ``"block"`` (the default) makes the receiver's
-    handling of later events wait for the consumer (the HTTP answers never wait; a running receiver answers 503
-    past ``max_pending``, so NCS resends); ``"drop"`` drops the new event for this stream only, logs a warning
-    with its ``noticeId`` and counts it in :attr:`dropped`. Close the stream (``aclose()``, ``close()``, or
-    ``async with``/``with``) when done; a stream that is garbage collected unsubscribes itself. Iteration ends
-    when the stream is closed or the running receiver exits (after the buffered events).
-    """
-
-    __slots__ = ("__weakref__", "_finalizer", "_receive", "_sink")
-
-    def __init__(self, receiver: WebhookReceiver, buffer: int, when_full: str) -> None:
-        send, receive = anyio.create_memory_object_stream[NotificationEvent](buffer)
-        self._sink = _Sink(receiver, send, when_full)
-        self._receive = receive
-        self._finalizer = weakref.finalize(self, _finalize_stream, self._sink, receive)
-        receiver._subscribe_sink(self._sink)
-
-    @property
-    def dropped(self) -> int:
-        """Events dropped for this stream because its buffer was full (``when_full="drop"`` only)."""
-        return self._sink.dropped
-
-    def __repr__(self) -> str:
-        stats = self._receive.statistics()
-        return (
-            f"EventStream(buffered={stats.current_buffer_used}, buffer={stats.max_buffer_size}, "
-            f"when_full={self._sink.when_full!r}, dropped={self._sink.dropped})"
-        )
-
-    def __aiter__(self) -> EventStream:
-        return self
-
-    async def __anext__(self) -> NotificationEvent:
-        try:
-            return await self._receive.receive()
-        except (anyio.EndOfStream, anyio.ClosedResourceError):
-            raise StopAsyncIteration from None
-
-    def close(self) -> None:
-        """Unsubscribe and end the iteration; buffered events are discarded."""
-        self._finalizer()
-
-    async def aclose(self) -> None:
-        """Unsubscribe and end the iteration (async form of :meth:`close`)."""
-        self.close()
-        await anyio.lowlevel.checkpoint()
-
-    def __enter__(self) -> EventStream:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    async def __aenter__(self) -> EventStream:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
+def _describe(event: NotificationEvent) -> str:
+    return f"noticeId {event.notice_id} (eventType {event.event_type}, sid {event.sid})"
 
 
 class WebhookReceiver:
@@ -262,19 +146,20 @@ class WebhookReceiver:
         self._max_pending = max_pending
         self._drain_timeout = float(drain_timeout)
         # The one dispatch point: every accepted event goes to each subscriber, in order of subscription.
-        self._subscribers: list[Subscriber] = []
-        self._sinks: list[_Sink] = []
+        self._hub: EventHub[NotificationEvent] = EventHub(logger=logger, describe=_describe)
         self._task_group: TaskGroup | None = None
         self._pending = 0
         self._drained: anyio.Event | None = None
-        self._counts: dict[str, int] = dict.fromkeys(attrs.fields_dict(ReceiverStats), 0)
+        self._counts: dict[str, int] = dict.fromkeys(
+            (name for name in attrs.fields_dict(ReceiverStats) if name not in ("dropped", "handler_errors")), 0
+        )
         if on_event is not None:
             self.subscribe(on_event)
 
     def __repr__(self) -> str:
         return (
             f"WebhookReceiver(secret={self._secrets!r}, dedupe={self._dedupe!r}, "
-            f"max_body_bytes={self._max_body_bytes}, running={self.running}, subscribers={len(self._subscribers)})"
+            f"max_body_bytes={self._max_body_bytes}, running={self.running}, subscribers={self._hub.subscriber_count})"
         )
 
     @property
@@ -295,7 +180,7 @@ class WebhookReceiver:
     @property
     def stats(self) -> ReceiverStats:
         """A snapshot of the receiver's counters."""
-        return ReceiverStats(**self._counts)
+        return ReceiverStats(**self._counts, dropped=self._hub.dropped, handler_errors=self._hub.errors)
 
     # -- the dispatch point ---------------------------------------------------------------------------------------
 
@@ -305,63 +190,24 @@ class WebhookReceiver:
         Every accepted notification goes to each handler in subscription order; an exception is logged and the
         next handler still runs.
         """
-        if not callable(handler):
-            raise InvalidRequestError("handler", "must be callable")
-        subscriber: Subscriber
-        if _is_async(handler):
-            subscriber = handler
-        else:
-
-            async def subscriber(event: NotificationEvent) -> None:
-                result = await anyio.to_thread.run_sync(handler, event)
-                if inspect.isawaitable(result):
-                    await result
-
-        self._subscribers.append(subscriber)
-
-        def unsubscribe() -> None:
-            if subscriber in self._subscribers:
-                self._subscribers.remove(subscriber)
-
-        return unsubscribe
+        return self._hub.subscribe(handler)
 
     def events(
-        self, *, buffer: int = DEFAULT_STREAM_BUFFER, when_full: Literal["block", "drop"] = "block"
-    ) -> EventStream:
+        self, *, buffer: int = DEFAULT_STREAM_BUFFER, when_full: WhenFull = "block"
+    ) -> EventStream[NotificationEvent]:
         """A new :class:`EventStream` of every notification accepted from now on (see its policy for a full buffer).
 
-        Several streams may be open at once; each gets every event. Raises
-        :class:`~agora_recording.InvalidRequestError` for ``buffer`` < 1 or an unknown ``when_full``.
+        Several streams may be open at once; each gets every event. ``when_full="block"`` (the default) makes the
+        receiver's handling of later events wait for the consumer (the HTTP answers never wait; a running receiver
+        answers 503 past ``max_pending``, so NCS resends); ``"drop"`` drops the new event for this stream only,
+        logs a warning with its ``noticeId`` and counts it. Iteration ends when the stream is closed or the running
+        receiver exits (after the buffered events). Raises :class:`~agora_recording.InvalidRequestError` for
+        ``buffer`` < 1 or an unknown ``when_full``.
         """
-        if isinstance(buffer, bool) or not isinstance(buffer, int) or buffer < 1:
-            raise InvalidRequestError("buffer", "must be an integer >= 1 (streams are bounded)")
-        if when_full not in ("block", "drop"):
-            raise InvalidRequestError("when_full", "must be 'block' or 'drop'")
-        return EventStream(self, buffer, when_full)
-
-    def _subscribe_sink(self, sink: _Sink) -> None:
-        self._sinks.append(sink)
-        self._subscribers.append(sink)
-
-    def _unsubscribe(self, sink: _Sink) -> None:
-        if sink in self._sinks:
-            self._sinks.remove(sink)
-        if sink in self._subscribers:
-            self._subscribers.remove(sink)
+        return self._hub.stream(buffer=buffer, when_full=when_full)
 
     async def _dispatch(self, event: NotificationEvent) -> None:
-        for subscriber in tuple(self._subscribers):
-            try:
-                await subscriber(event)
-            except Exception:
-                self._counts["handler_errors"] += 1
-                logger.exception(
-                    "webhook handler %s failed on noticeId %s (eventType %s, sid %s)",
-                    getattr(subscriber, "__qualname__", type(subscriber).__name__),
-                    event.notice_id,
-                    event.event_type,
-                    event.sid,
-                )
+        await self._hub.publish(event)
 
     async def _run_pending(self, event: NotificationEvent) -> None:
         try:
@@ -400,8 +246,7 @@ class WebhookReceiver:
         finally:
             self._task_group = None
             self._drained = None
-            for sink in tuple(self._sinks):
-                sink.send.close()  # consumers finish the buffered events, then their iteration ends
+            self._hub.close_streams()  # consumers finish the buffered events, then their iteration ends
             await task_group.__aexit__(None, None, None)
 
     # -- ASGI -----------------------------------------------------------------------------------------------------
