@@ -8,8 +8,7 @@ import logging
 import random
 import socket
 import typing
-from collections.abc import Callable, Mapping
-from contextvars import ContextVar
+from collections.abc import Mapping
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -44,6 +43,14 @@ from agora_recording._options import (
     DEFAULT_TIMEOUT,
 )
 from agora_recording._retry import DEFAULT_RETRY_POLICY, Decision, Outcome, RetryPolicy, decide
+from agora_recording._session import (
+    DEFAULT_EXPIRY_MARGIN,
+    DEFAULT_START_DEADLINE,
+    DEFAULT_STOP_DEADLINE,
+    DEFAULT_VERIFY_TIMEOUT,
+    RecordingSession,
+)
+from agora_recording._session_host import SEND_OBSERVER, TimeoutArg
 from agora_recording._version import __version__
 from agora_recording.models._enums import Mode
 from agora_recording.models._requests import (
@@ -69,9 +76,6 @@ from agora_recording.models._rules import (
 )
 from agora_recording.models._validation import check_cname, check_non_empty, check_uid
 
-if typing.TYPE_CHECKING:
-    from agora_recording._session import RecordingSession
-
 __all__ = ["SEND_OBSERVER", "CloudRecordingClient"]
 
 logger = logging.getLogger("agora_recording")
@@ -94,12 +98,6 @@ _DNS_MARKERS = (
     "no address associated",
     "name resolution",
 )
-TimeoutArg = float | httpx.Timeout | None
-
-SEND_OBSERVER: ContextVar[Callable[[], None] | None] = ContextVar("agora_recording_send_observer", default=None)
-"""Called (in the calling task's context) right before each HTTP attempt is sent, after its rate-limit permit.
-
-RecordingSession uses it to start its start/stop deadlines and shields at the first send, not while queued."""
 
 
 def _is_dns_failure(exc: BaseException) -> bool:
@@ -274,25 +272,72 @@ class CloudRecordingClient:
         uid: str | int,
         mode: Mode | str,
         client_request: ClientRequest | None = None,
-        **options: Any,
+        acquire_request: AcquireClientRequest | None = None,
+        use_start_parameter: bool = False,
+        reacquire: bool = True,
+        expiry_margin: float = DEFAULT_EXPIRY_MARGIN,
+        start_deadline: float = DEFAULT_START_DEADLINE,
+        stop_deadline: float = DEFAULT_STOP_DEADLINE,
+        verify: bool = False,
+        verify_timeout: float = DEFAULT_VERIFY_TIMEOUT,
     ) -> RecordingSession:
         """A :class:`RecordingSession` for one recording of ``cname`` as ``uid`` in ``mode``.
 
-        ``options`` are the session's: ``acquire_request``, ``use_start_parameter``, ``reacquire``,
-        ``expiry_margin``, ``start_deadline``, ``stop_deadline``, ``verify``, ``verify_timeout``. Invalid arguments
-        raise :class:`InvalidRequestError` here, before anything is sent.
+        Session options: ``acquire_request`` (the acquire's clientRequest), ``use_start_parameter`` (send the
+        start's clientRequest with acquire, as ``startParameter``), ``reacquire`` (replace a resourceId near its
+        five minutes instead of raising), ``expiry_margin`` (how near), ``start_deadline`` / ``stop_deadline``
+        (seconds a sent start / stop may take), ``verify`` (``async with`` also waits for
+        :meth:`RecordingSession.wait_until_recording`) and ``verify_timeout``. Invalid arguments raise
+        :class:`InvalidRequestError` here, before anything is sent.
         """
-        from agora_recording._session import RecordingSession
-
-        return RecordingSession(self, cname=cname, uid=uid, mode=mode, client_request=client_request, **options)
+        return RecordingSession(
+            self,
+            cname=cname,
+            uid=uid,
+            mode=mode,
+            client_request=client_request,
+            acquire_request=acquire_request,
+            use_start_parameter=use_start_parameter,
+            reacquire=reacquire,
+            expiry_margin=expiry_margin,
+            start_deadline=start_deadline,
+            stop_deadline=stop_deadline,
+            verify=verify,
+            verify_timeout=verify_timeout,
+        )
 
     def resume_session(
-        self, state: Mapping[str, Any], *, client_request: ClientRequest | None = None, **options: Any
+        self,
+        state: Mapping[str, Any],
+        *,
+        client_request: ClientRequest | None = None,
+        acquire_request: AcquireClientRequest | None = None,
+        use_start_parameter: bool = False,
+        reacquire: bool = True,
+        expiry_margin: float = DEFAULT_EXPIRY_MARGIN,
+        start_deadline: float = DEFAULT_START_DEADLINE,
+        stop_deadline: float = DEFAULT_STOP_DEADLINE,
+        verify: bool = False,
+        verify_timeout: float = DEFAULT_VERIFY_TIMEOUT,
     ) -> RecordingSession:
-        """Rebuild a session from :meth:`RecordingSession.to_state`, e.g. in another process or worker."""
-        from agora_recording._session import RecordingSession
+        """Rebuild a session from :meth:`RecordingSession.to_state`, e.g. in another process or worker.
 
-        return RecordingSession.from_state(self, state, client_request=client_request, **options)
+        The options are :meth:`session`'s. Raises :class:`InvalidRequestError` naming the field when ``state``
+        is not a snapshot this client can resume (another version or App ID, a missing resourceId or sid).
+        """
+        return RecordingSession.from_state(
+            self,
+            state,
+            client_request=client_request,
+            acquire_request=acquire_request,
+            use_start_parameter=use_start_parameter,
+            reacquire=reacquire,
+            expiry_margin=expiry_margin,
+            start_deadline=start_deadline,
+            stop_deadline=stop_deadline,
+            verify=verify,
+            verify_timeout=verify_timeout,
+        )
 
     # -- the six endpoints ------------------------------------------------------------------------------------------
 

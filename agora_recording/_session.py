@@ -1,14 +1,14 @@
 """RecordingSession: one recording's resourceId -> sid lifecycle, as an explicit state machine.
 
-::
+The states and their diagram are in :mod:`agora_recording._session_state`; the pieces this module composes live
+beside it, one concept each:
 
-    NEW --acquire--> ACQUIRED --start--> STARTING --+--> RECORDING --stop--> STOPPING --> STOPPED
-     |                  ^                           |        |  ^                 |
-     +------start-------+ (acquires first)          |        |  +--(stop failed)--+
-                                                    |        +-- query / update / update_layout
-                                                    +--> FAILED   (Agora refused the start; no recording)
-                                                    +--> UNKNOWN  (no answer, or code 7 after a lost answer:
-                                                                   a recording may run whose sid we lack)
+* ``_session_host``: :class:`SessionHost`, the narrow seam to the client (the session never imports the client);
+* ``_session_guard``: deadlines and shields for the exchanges that can start or stop a recording;
+* ``_session_verify``: polling until Agora reports the recording as recording;
+* ``_session_snapshot``: the hand-off format of :meth:`RecordingSession.to_state` / ``from_state``.
+
+Rules this module keeps:
 
 * The five-minute guard: a resourceId older than ``RESOURCE_ID_TTL - expiry_margin`` on the client's clock is
   replaced by a fresh acquire before start (counted in ``reacquired``); with ``reacquire=False`` start raises
@@ -24,33 +24,28 @@ from __future__ import annotations
 
 import functools
 import logging
-import time
 from collections.abc import Awaitable, Callable, Mapping
-from enum import Enum
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import anyio
 import anyio.lowlevel
-from anyio.abc import TaskGroup
 
-from agora_recording._client import SEND_OBSERVER
 from agora_recording._errors import (
     AlreadyStartedError,
     AlreadyStoppedError,
-    APIConnectionError,
     APIStatusError,
     APITimeoutError,
-    IncompleteRequestError,
     InvalidRequestError,
     NotFoundError,
-    RateLimitError,
-    RecordingFailedError,
     ResourceExpiredError,
-    ResponseFormatError,
-    ServerError,
     SessionStateError,
 )
 from agora_recording._options import RESOURCE_ID_TTL
+from agora_recording._session_guard import SendState, StaleAtSend, check_seconds, guarded
+from agora_recording._session_host import SEND_OBSERVER, SessionHost
+from agora_recording._session_snapshot import decode, encode
+from agora_recording._session_state import SessionState
+from agora_recording._session_verify import DEFAULT_VERIFY_TIMEOUT, check_delays, poll_until_recording
 from agora_recording.models._enums import Mode, RecordingStatus, Scene
 from agora_recording.models._requests import (
     AcquireClientRequest,
@@ -69,42 +64,24 @@ from agora_recording.models._responses import (
 from agora_recording.models._rules import check_mode, check_start_request
 from agora_recording.models._validation import check_cname, check_uid
 
-if TYPE_CHECKING:
-    from agora_recording._client import CloudRecordingClient
-
-__all__ = ["RecordingSession", "SessionState"]
+__all__ = [
+    "DEFAULT_EXPIRY_MARGIN",
+    "DEFAULT_START_DEADLINE",
+    "DEFAULT_STOP_DEADLINE",
+    "DEFAULT_VERIFY_TIMEOUT",
+    "RecordingSession",
+    "SessionState",
+]
 
 logger = logging.getLogger("agora_recording")
 T = TypeVar("T")
 
-STATE_VERSION = 1
 DEFAULT_EXPIRY_MARGIN = 30.0
+"""Seconds before the resourceId's five minutes end at which the guard replaces it."""
 DEFAULT_START_DEADLINE = 120.0
+"""Seconds a sent start may take (retries included) before its outcome is reported unknown."""
 DEFAULT_STOP_DEADLINE = 180.0
-DEFAULT_VERIFY_TIMEOUT = 90.0
-_TRANSIENT_QUERY_ERRORS = (
-    ServerError,
-    IncompleteRequestError,
-    RateLimitError,
-    APIConnectionError,
-    ResponseFormatError,
-)
-
-
-class _SendState:
-    """Whether a request of the current start/stop may have left (reset after a clear refusal such as 433)."""
-
-    __slots__ = ("sent",)
-
-    def __init__(self) -> None:
-        self.sent = False
-
-
-class _StaleAtSend(ResourceExpiredError):
-    """Internal: the resourceId passed the guard while the start waited for its permit; nothing was sent."""
-
-    def __init__(self) -> None:
-        super().__init__("start: the resourceId expired while waiting to be sent")
+"""Seconds a stop may take, counted from its first send (and, on the real clock, bounding its queueing)."""
 
 
 def _refused(exc: BaseException) -> bool:
@@ -114,25 +91,6 @@ def _refused(exc: BaseException) -> bool:
     if isinstance(exc, AlreadyStartedError):
         return False
     return isinstance(exc, APIStatusError) and 400 <= exc.status_code < 500 and exc.status_code != 429
-
-
-class SessionState(str, Enum):
-    """Where a :class:`RecordingSession` is in its lifecycle."""
-
-    NEW = "new"
-    ACQUIRED = "acquired"
-    STARTING = "starting"
-    RECORDING = "recording"
-    STOPPING = "stopping"
-    STOPPED = "stopped"
-    FAILED = "failed"
-    UNKNOWN = "unknown"
-
-
-def _bounded(value: Any, name: str, *, minimum: float = 0.0) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum:
-        raise InvalidRequestError(name, f"must be a number >= {minimum}, got {value!r}")
-    return float(value)
 
 
 class RecordingSession:
@@ -179,7 +137,7 @@ class RecordingSession:
 
     def __init__(
         self,
-        client: CloudRecordingClient,
+        client: SessionHost,
         *,
         cname: str,
         uid: str | int,
@@ -208,13 +166,13 @@ class RecordingSession:
         self._acquire_request = acquire_request
         self._use_start_parameter = bool(use_start_parameter)
         self._reacquire = bool(reacquire)
-        self._expiry_margin = _bounded(expiry_margin, "expiry_margin")
+        self._expiry_margin = check_seconds(expiry_margin, "expiry_margin")
         if self._expiry_margin >= RESOURCE_ID_TTL:
             raise InvalidRequestError("expiry_margin", f"must be below {RESOURCE_ID_TTL:.0f} seconds")
-        self._start_deadline = _bounded(start_deadline, "start_deadline", minimum=1.0)
-        self._stop_deadline = _bounded(stop_deadline, "stop_deadline", minimum=1.0)
+        self._start_deadline = check_seconds(start_deadline, "start_deadline", minimum=1.0)
+        self._stop_deadline = check_seconds(stop_deadline, "stop_deadline", minimum=1.0)
         self._verify_on_enter = bool(verify)
-        self._verify_timeout = _bounded(verify_timeout, "verify_timeout")
+        self._verify_timeout = check_seconds(verify_timeout, "verify_timeout")
         self._state = SessionState.NEW
         self._resource_id: str | None = None
         self._sid: str | None = None
@@ -373,7 +331,7 @@ class RecordingSession:
             raise InvalidRequestError("client_request", "start needs a ClientRequest (give it here or to session())")
         self._client_request = request
         self._state = SessionState.STARTING  # taken before the first await: a concurrent start() is refused
-        sent = _SendState()
+        sent = SendState()
         try:
             if self._resource_id is None:
                 await self._acquire()
@@ -396,82 +354,11 @@ class RecordingSession:
             raise
         return response
 
-    async def _guarded(
-        self,
-        seconds: float,
-        work: Callable[[], Awaitable[T]],
-        *,
-        sent: _SendState,
-        shield: bool,
-        before_send: Callable[[], None] | None = None,
-        queue_limit: float | None = None,
-    ) -> T | None:
-        """Run ``work()``; from its first send on, shield it from cancellation and bound it by ``seconds``.
-
-        Before the first send the work can be cancelled if ``shield`` is False (nothing to clean up yet), and
-        ``before_send`` may refuse the send by raising. The deadline starts at the first send: time queued behind
-        the rate limiter does not count, so a request that never left is never reported as "may have started";
-        ``queue_limit`` (real clock only) bounds the wait before the send. Returns ``None`` when a deadline cut the
-        work short. On the real clock the deadline is the cancel scope's own; with an injected clock a watchdog,
-        started at the send inside the shield, sleeps through the client's ``sleep``.
-        """
-        real_clock = self._client.sleep is anyio.sleep
-        result: list[T] = []
-        error: BaseException | None = None
-        armed = False
-        group: list[TaskGroup] = []  # the watchdog's task group, injected clocks only
-        with anyio.CancelScope(shield=shield) as scope:
-            if queue_limit is not None and real_clock:
-                scope.deadline = anyio.current_time() + queue_limit
-
-            async def watchdog() -> None:
-                try:
-                    await self._client.sleep(seconds)
-                except Exception:  # an injected sleep that fails: fall back to the scope's own deadline
-                    scope.deadline = anyio.current_time() + seconds
-                    return
-                scope.cancel()
-
-            def on_send() -> None:
-                nonlocal armed
-                if before_send is not None:
-                    before_send()
-                sent.sent = True
-                if armed:
-                    return
-                armed = True
-                scope.shield = True
-                if real_clock:
-                    scope.deadline = anyio.current_time() + seconds
-                else:
-                    group[0].start_soon(watchdog)
-
-            token = SEND_OBSERVER.set(on_send)
-            try:
-                if real_clock:  # the scope's own deadline: no task group, no extra task per call
-                    result.append(await work())
-                else:
-                    async with anyio.create_task_group() as tg:
-                        group.append(tg)
-                        try:
-                            result.append(await work())
-                        except anyio.get_cancelled_exc_class():
-                            raise
-                        except BaseException as exc:  # re-raised below, outside the task group (no exception group)
-                            error = exc
-                        finally:
-                            tg.cancel_scope.cancel()
-            finally:
-                SEND_OBSERVER.reset(token)
-        if error is not None:
-            raise error
-        return result[0] if result else None
-
     def _stale(self) -> bool:
         age = self.resource_age
         return age is not None and age > RESOURCE_ID_TTL - self._expiry_margin
 
-    async def _start_with_guard(self, request: ClientRequest, sent: _SendState) -> StartResponse:
+    async def _start_with_guard(self, request: ClientRequest, sent: SendState) -> StartResponse:
         """Send start; replace a stale resourceId first (checked right before each send) and once after a 433."""
         for _ in range(3):  # a fresh resourceId, then at most two replacements
             if self._stale():
@@ -485,7 +372,8 @@ class RecordingSession:
             resource_id = self._resource_id
             assert resource_id is not None
             try:
-                response: StartResponse | None = await self._guarded(
+                response: StartResponse | None = await guarded(
+                    self._client.sleep,
                     self._start_deadline,
                     functools.partial(
                         self._client.start,
@@ -499,7 +387,7 @@ class RecordingSession:
                     shield=False,
                     before_send=self._check_fresh,
                 )
-            except _StaleAtSend:
+            except StaleAtSend:
                 continue  # queued past the guard: replace the resourceId and try again (nothing was sent)
             except ResourceExpiredError:
                 if not self._reacquire or self._reacquired >= 2:
@@ -519,7 +407,7 @@ class RecordingSession:
     def _check_fresh(self) -> None:
         """Called right before start is sent: refuse to send a resourceId past the guard."""
         if self._stale():
-            raise _StaleAtSend()
+            raise StaleAtSend()
 
     async def query(self) -> QueryResponse:
         """Query the recording (state RECORDING or STOPPING). Updates ``last_status``."""
@@ -573,8 +461,9 @@ class RecordingSession:
             if self._state is SessionState.STOPPED and self._stop_response is not None:
                 return self._stop_response
             self._require("stop", SessionState.RECORDING, SessionState.STOPPING)
-            sent = _SendState()
-            response = await self._guarded(
+            sent = SendState()
+            response = await guarded(
+                self._client.sleep,
                 self._stop_deadline,
                 functools.partial(self._stop, async_stop=async_stop),
                 sent=sent,
@@ -663,50 +552,25 @@ class RecordingSession:
         recording exited), or when ``timeout`` seconds after start pass without status 4 or 5.
         """
         self._require("verify", SessionState.RECORDING)
-        timeout = _bounded(timeout, "timeout")
-        if not delays or any(_bounded(d, "delays") <= 0 for d in delays):
-            raise InvalidRequestError("delays", "must be a non-empty tuple of positive seconds")
-        first_delay = _bounded(first_delay, "first_delay")
+        timeout = check_seconds(timeout, "timeout")
+        check_delays(delays)
+        first_delay = check_seconds(first_delay, "first_delay")
         resource_id, sid = self._ids()
-        clock, sleep = self._client.clock, self._client.sleep
-        started_at = self._started_at if self._started_at is not None else clock()
-        deadline = started_at + timeout
-        wake = started_at + first_delay
-        index = 0
-        last_error: BaseException | None = None
-        while True:
-            now = clock()
-            if wake > now:
-                await sleep(min(wake, deadline) - now)
-            if clock() > deadline and index > 0:
-                break
-            try:
-                response = await self._client.query(resource_id=resource_id, sid=sid, mode=self._mode, retries=0)
-            except NotFoundError as exc:
-                if not exc.worker_not_found:
-                    raise
-                last_error = exc
-            except _TRANSIENT_QUERY_ERRORS as exc:
-                last_error = exc
-            else:
-                self._last_query = response
-                status = response.status
-                if status in (RecordingStatus.READY, RecordingStatus.IN_PROGRESS):
-                    return response
-                if status == RecordingStatus.EXITED_ABNORMALLY:
-                    raise RecordingFailedError("the recording exited abnormally (status 20)", status=20)
-                if isinstance(status, int) and RecordingStatus.IN_PROGRESS < status < RecordingStatus.EXITED_ABNORMALLY:
-                    raise RecordingFailedError(f"the recording is exiting (status {status})", status=status)
-            if clock() >= deadline:
-                break
-            wake = clock() + delays[min(index, len(delays) - 1)]
-            index += 1
-        detail = f"; last error: {type(last_error).__name__}" if last_error is not None else ""
-        raise RecordingFailedError(
-            f"the recording did not reach status 4 or 5 within {timeout:.0f} s "
-            f"(last status {self.last_status}){detail}",
-            status=int(self.last_status) if self.last_status is not None else None,
+        return await poll_until_recording(
+            self._client,
+            resource_id=resource_id,
+            sid=sid,
+            mode=self._mode,
+            started_at=self._started_at if self._started_at is not None else self._client.clock(),
+            timeout=timeout,
+            first_delay=first_delay,
+            delays=delays,
+            on_query=self._keep_query,
+            last_status=lambda: self.last_status,
         )
+
+    def _keep_query(self, response: QueryResponse) -> None:
+        self._last_query = response
 
     # -- context manager --------------------------------------------------------------------------------------------
 
@@ -738,67 +602,56 @@ class RecordingSession:
         Rebuild it with :meth:`CloudRecordingClient.resume_session`. The clientRequest is not included (it holds
         storage keys); pass it to ``resume_session`` if the resumed session has yet to start.
         """
-        acquired_unix = None
-        if self._acquired_at is not None:
-            acquired_unix = time.time() - (self._client.clock() - self._acquired_at)
-        return {
-            "version": STATE_VERSION,
-            "app_id": self._client.app_id,
-            "mode": self._mode.value,
-            "cname": self._cname,
-            "uid": self._uid,
-            "state": self._state.value,
-            "resource_id": self._resource_id,
-            "sid": self._sid,
-            "acquired_at_unix": acquired_unix,
-            "last_status": int(self.last_status) if self.last_status is not None else None,
-        }
+        return encode(
+            app_id=self._client.app_id,
+            mode=self._mode.value,
+            cname=self._cname,
+            uid=self._uid,
+            state=self._state,
+            resource_id=self._resource_id,
+            sid=self._sid,
+            acquired_age=self.resource_age,
+            last_status=int(self.last_status) if self.last_status is not None else None,
+        )
 
     @classmethod
     def from_state(
         cls,
-        client: CloudRecordingClient,
+        client: SessionHost,
         state: Mapping[str, Any],
         *,
         client_request: ClientRequest | None = None,
-        **options: Any,
+        acquire_request: AcquireClientRequest | None = None,
+        use_start_parameter: bool = False,
+        reacquire: bool = True,
+        expiry_margin: float = DEFAULT_EXPIRY_MARGIN,
+        start_deadline: float = DEFAULT_START_DEADLINE,
+        stop_deadline: float = DEFAULT_STOP_DEADLINE,
+        verify: bool = False,
+        verify_timeout: float = DEFAULT_VERIFY_TIMEOUT,
     ) -> RecordingSession:
         """Rebuild a session from :meth:`to_state` (use :meth:`CloudRecordingClient.resume_session`)."""
-        if not isinstance(state, Mapping):
-            raise InvalidRequestError("state", "must be the mapping returned by RecordingSession.to_state()")
-        if state.get("version") != STATE_VERSION:
-            raise InvalidRequestError("state.version", f"must be {STATE_VERSION}, got {state.get('version')!r}")
-        if state.get("app_id") != client.app_id:
-            raise InvalidRequestError("state.app_id", "belongs to another App ID than this client's")
-        try:
-            session_state = SessionState(state.get("state"))
-        except ValueError:
-            raise InvalidRequestError("state.state", f"unknown session state {state.get('state')!r}") from None
+        snapshot = decode(state, app_id=client.app_id)
         session = cls(
             client,
-            cname=state.get("cname"),  # type: ignore[arg-type]  # checked by the constructor
-            uid=state.get("uid"),  # type: ignore[arg-type]
-            mode=state.get("mode"),  # type: ignore[arg-type]
+            cname=snapshot.cname,
+            uid=snapshot.uid,
+            mode=snapshot.mode,
             client_request=client_request,
-            **options,
+            acquire_request=acquire_request,
+            use_start_parameter=use_start_parameter,
+            reacquire=reacquire,
+            expiry_margin=expiry_margin,
+            start_deadline=start_deadline,
+            stop_deadline=stop_deadline,
+            verify=verify,
+            verify_timeout=verify_timeout,
         )
-        resource_id, sid = state.get("resource_id"), state.get("sid")
-        needs = {
-            SessionState.ACQUIRED: ("resource_id",),
-            SessionState.RECORDING: ("resource_id", "sid"),
-            SessionState.STOPPING: ("resource_id", "sid"),
-        }.get(session_state, ())
-        for key in needs:
-            if not isinstance(state.get(key), str) or not state.get(key):
-                raise InvalidRequestError(f"state.{key}", f"is required in state {session_state.value!r}")
-        if session_state in (SessionState.STARTING,):
-            session_state = SessionState.UNKNOWN  # the other worker died mid-start: the outcome is unknown
-        session._state = session_state
-        session._resource_id = resource_id if isinstance(resource_id, str) else None
-        session._sid = sid if isinstance(sid, str) else None
-        acquired_unix = state.get("acquired_at_unix")
-        if isinstance(acquired_unix, (int, float)) and not isinstance(acquired_unix, bool):
-            session._acquired_at = client.clock() - max(0.0, time.time() - acquired_unix)
-        if session_state is SessionState.RECORDING:
+        session._state = snapshot.state
+        session._resource_id = snapshot.resource_id
+        session._sid = snapshot.sid
+        if snapshot.acquired_age is not None:
+            session._acquired_at = client.clock() - snapshot.acquired_age
+        if snapshot.state is SessionState.RECORDING:
             session._started_at = client.clock()
         return session
