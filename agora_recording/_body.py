@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import zlib
 from collections.abc import Iterator, Mapping
@@ -54,7 +55,8 @@ class RequestBody:
         return self._content
 
     def __repr__(self) -> str:
-        return f"<RequestBody: {len(self._content)} bytes, hidden>"
+        content = getattr(self, "_content", None)  # absent while __init__ runs (a traceback may show it then)
+        return "<RequestBody: hidden>" if content is None else f"<RequestBody: {len(content)} bytes, hidden>"
 
     def __reduce__(self) -> Any:  # never pickled (pickling would write the secrets out)
         raise TypeError("RequestBody cannot be pickled")
@@ -141,14 +143,15 @@ async def read_body(response: httpx.Response, limit: int) -> tuple[bytes, str | 
     body = bytearray()
     received = 0
     try:
-        async for raw in response.aiter_raw():
-            received += len(raw)
-            if received > limit:
-                return b"", BODY_TOO_LARGE
-            for piece in _run(stages, raw):
-                if len(body) + len(piece) > limit:
+        async with contextlib.aclosing(response.aiter_raw()) as chunks:
+            async for raw in chunks:
+                received += len(raw)
+                if received > limit:
                     return b"", BODY_TOO_LARGE
-                body += piece
+                for piece in _run(stages, raw):
+                    if len(body) + len(piece) > limit:
+                        return b"", BODY_TOO_LARGE
+                    body += piece
         for piece in _flush(stages):
             if len(body) + len(piece) > limit:
                 return b"", BODY_TOO_LARGE

@@ -23,6 +23,7 @@ from agora_recording._clock import DEFAULT_CLOCK, Clock
 from agora_recording._converter import from_wire, to_wire
 from agora_recording._domains import check_primary, check_region, failover_host
 from agora_recording._errors import (
+    CODE_ALREADY_STARTED,
     CODE_NO_RECORDED_DATA,
     AlreadyStartedError,
     APIConnectionError,
@@ -712,10 +713,18 @@ class CloudRecordingClient:
                 return ResponseFormatError(
                     "the answer is not a JSON object", endpoint=endpoint, status_code=status, request_id=request_id
                 )
-            if "resourceId" not in data and parse_code(data.get("code")) is not None:
-                # An error inside a 2xx body (201 + code 7 on start): no resourceId, no sid.
+            code = parse_code(data.get("code")) if "resourceId" not in data else None
+            if code == CODE_ALREADY_STARTED and endpoint == "start":
+                # The one error Agora puts inside a 2xx body (201 + code 7 on start): no resourceId, no sid.
                 return error_from_response(
                     endpoint=endpoint, status_code=status, body=raw, request_id=request_id, resource_id=resource_id
+                )
+            if code is not None:
+                return ResponseFormatError(
+                    f"a {status} answer with code {code} is not one Agora gives",
+                    endpoint=endpoint,
+                    status_code=status,
+                    request_id=request_id,
                 )
             try:
                 result = from_wire(model, data, endpoint=endpoint)

@@ -11,7 +11,7 @@ timeout or dropped connection (maybe sent)  all (start: resend, same parameters)
 2xx larger than ``max_response_bytes``       start and stop only                         start 3, 6, 9; stop 1, 3, 6
 HTTP 429                                    all; the rate limiter holds everyone        ``Retry-After``, else 1, 3, 6
 HTTP 5xx, 504 + code 62                     all, except start + code 502 (re-acquire)   start 3, 6, 9; others 1, 3, 6
-206 + code 65 "request not completed"       all                                         3, 6
+206 + code 65 "request not completed"       all (also a 206 without a readable code)    3, 6
 404 + code 404 "failed to find worker"      query, updateLayout, stop (HA failover)     5, 10, 15, 30... for 90 s
 any other 4xx                               none                                        -
 ==========================================  ==========================================  ===========================
@@ -157,7 +157,8 @@ def decide(
         if hint is not None and hint >= 0:  # NaN and negative hints count as absent; inf and huge ones wait the cap
             return Decision(retry=True, delay=min(hint, policy.max_delay), reason="rate limited")
         delays, reason = policy.rate_limit_delays, "rate limited"
-    elif outcome.status == 206 and outcome.code == 65:
+    elif outcome.status == 206 and outcome.code in (65, None):
+        # No readable code (an unreadable body) could be 65 or, on stop, 435: the resend learns which.
         delays, reason = policy.incomplete_delays, "request not completed (code 65)"
     elif outcome.status is not None and outcome.status >= 500:
         if endpoint == "start" and outcome.code == 502:
