@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import typing
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncGenerator, Iterator, Mapping
 from typing import Any
 
 import httpx
@@ -143,7 +144,9 @@ async def read_body(response: httpx.Response, limit: int) -> tuple[bytes, str | 
     body = bytearray()
     received = 0
     try:
-        async with contextlib.aclosing(response.aiter_raw()) as chunks:
+        # aiter_raw is an async generator (typed as a plain iterator): close it at once when reading stops early.
+        raw_chunks = typing.cast("AsyncGenerator[bytes, None]", response.aiter_raw())
+        async with contextlib.aclosing(raw_chunks) as chunks:
             async for raw in chunks:
                 received += len(raw)
                 if received > limit:
