@@ -579,7 +579,12 @@ class CloudRecordingClient:
                 # request still carries the Authorization header.
                 failure = exc
             if failure is not None:
-                if not isinstance(failure, httpx.TransportError):  # e.g. a body that does not decode (gzip)
+                if not isinstance(failure, httpx.TransportError):  # e.g. a body an in-process transport cannot decode
+                    maybe_started = True  # an answer came, so the request may have been acted on
+                    decision = decide_after(Outcome(kind="malformed"))
+                    if decision.retry:
+                        await self._backoff(endpoint, route, attempt, decision, failure="unreadable")
+                        continue
                     raise ResponseFormatError(
                         f"the answer could not be read ({type(failure).__name__})", endpoint=endpoint
                     )

@@ -644,3 +644,15 @@ async def test_an_already_started_code_in_a_200_is_still_read() -> None:
             router.route().mock(return_value=httpx.Response(200, json={"code": 7, "reason": "already started"}))
             with pytest.raises(AlreadyStartedError):
                 await call(client, "start")
+
+
+async def test_a_decoding_error_from_an_in_process_transport_is_retried_as_malformed() -> None:
+    """A transport that fails to decode the body itself (httpx.DecodingError): retried, then ResponseFormatError."""
+    sleeps = Sleeps()
+    async with make_client(retries=2, sleep=sleeps) as client:
+        with respx.mock(assert_all_called=True) as router:
+            route = router.route().mock(side_effect=httpx.DecodingError("bad gzip"))
+            with pytest.raises(ResponseFormatError, match="could not be read"):
+                await call(client, "start")
+    assert route.call_count == 3
+    assert sleeps.delays == [3.0, 6.0]

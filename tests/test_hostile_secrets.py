@@ -228,7 +228,7 @@ CASES: dict[str, tuple[Callable[[CloudRecordingClient], Awaitable[Any]], list[An
     ),
     "start not Agora's answer": (start, [httpx.Response(200, json={})] * 4),
     "start connect errors": (start, [httpx.ConnectError("refused")] * 4),
-    "start undecodable": (start, [httpx.DecodingError("bad gzip")]),
+    "start undecodable": (start, [httpx.DecodingError("bad gzip")] * 4),
     "stop refused": (stop, [httpx.Response(400, json={"code": 49, "reason": "invalid operation"})]),
     "stop timeouts": (stop, [httpx.ReadTimeout("lost")] * 4),
     "stop not Agora's answer": (stop, [httpx.Response(200, json={"status": "error"})] * 4),
