@@ -187,6 +187,16 @@ class CloudRecordingClient:
         self._app_id = check_non_empty(app_id, field="app_id")
         check_non_empty(customer_id, field="customer_id")
         check_non_empty(customer_secret, field="customer_secret")
+        # Built first, then the secret is dropped from this frame: an error raised below (an invalid option) must not
+        # show it in a traceback's captured locals. The header value is never bound to a local either.
+        self._headers = {
+            "Authorization": "Basic " + base64.b64encode(f"{customer_id}:{customer_secret}".encode()).decode("ascii"),
+            "Content-Type": "application/json;charset=utf-8",
+            "Accept": "application/json",
+            "Accept-Encoding": ACCEPT_ENCODING,  # only what the bounded reader decodes
+            "User-Agent": f"agora-recording/{__version__} httpx/{httpx.__version__}",
+        }
+        del customer_secret
         if http_client is not None and transport is not None:
             raise InvalidRequestError("transport", "give either http_client or transport, not both")
         if not isinstance(retry, RetryPolicy):
@@ -205,14 +215,6 @@ class CloudRecordingClient:
             self._base_url = None
         self._primary = check_primary(primary_domain)
         self._region = check_region(failover_region)
-        token = base64.b64encode(f"{customer_id}:{customer_secret}".encode()).decode("ascii")
-        self._headers = {
-            "Authorization": f"Basic {token}",
-            "Content-Type": "application/json;charset=utf-8",
-            "Accept": "application/json",
-            "Accept-Encoding": ACCEPT_ENCODING,  # only what the bounded reader decodes
-            "User-Agent": f"agora-recording/{__version__} httpx/{httpx.__version__}",
-        }
         self._timeout = _as_timeout(timeout)
         self._stop_timeout = _as_timeout(stop_timeout)
         self._prefix = _PREFIX.format(appid=quote(self._app_id, safe=""))
@@ -239,8 +241,11 @@ class CloudRecordingClient:
         self._closed = False
 
     def __repr__(self) -> str:
-        target = self._base_url or f"https://{self._primary}"
-        return f"CloudRecordingClient(app_id={self._app_id!r}, base_url={target!r}, customer_id=<hidden>)"
+        # getattr: a traceback that records locals may repr a client whose __init__ raised half way.
+        target = getattr(self, "_base_url", None) or f"https://{getattr(self, '_primary', '?')}"
+        return (
+            f"CloudRecordingClient(app_id={getattr(self, '_app_id', '?')!r}, base_url={target!r}, customer_id=<hidden>)"
+        )
 
     # -- lifecycle --------------------------------------------------------------------------------------------------
 

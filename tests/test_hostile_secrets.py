@@ -313,3 +313,15 @@ def test_request_body_hides_itself() -> None:
     assert not hasattr(body, "__dict__")
     with pytest.raises(TypeError):
         pickle.dumps(body)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"max_in_flight": 0}, {"max_response_bytes": -1}, {"base_url": "ftp://x"}, {"primary_domain": "example.com"}],
+    ids=lambda o: next(iter(o)),
+)
+def test_a_client_refusing_its_options_leaks_no_credential(options: dict[str, Any]) -> None:
+    """The constructor's frame no longer holds the customer secret (nor the Authorization value) when it raises."""
+    with pytest.raises(AgoraError) as info:
+        CloudRecordingClient("app", CUSTOMER_ID, CUSTOMER_SECRET, **options)
+    assert scan(info.value) >= 1
