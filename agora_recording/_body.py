@@ -138,23 +138,31 @@ async def read_body(response: httpx.Response, limit: int) -> tuple[bytes, str | 
     declared = response.headers.get("content-length", "")
     if declared.strip().isdigit() and int(declared) > limit:
         return b"", BODY_TOO_LARGE
-    stages = _decoders(response.headers.get("content-encoding"))
-    if stages is None:
-        return b"", BODY_UNDECODABLE
+    decoders = _decoders(response.headers.get("content-encoding"))
+    broken = decoders is None  # an encoding we did not ask for and cannot decode
+    stages = decoders or []
     body = bytearray()
     received = 0
-    try:
-        # aiter_raw is an async generator (typed as a plain iterator): close it at once when reading stops early.
-        raw_chunks = typing.cast("AsyncGenerator[bytes, None]", response.aiter_raw())
-        async with contextlib.aclosing(raw_chunks) as chunks:
-            async for raw in chunks:
-                received += len(raw)
-                if received > limit:
-                    return b"", BODY_TOO_LARGE
+    # aiter_raw is an async generator (typed as a plain iterator): close it at once when reading stops early.
+    raw_chunks = typing.cast("AsyncGenerator[bytes, None]", response.aiter_raw())
+    async with contextlib.aclosing(raw_chunks) as chunks:
+        async for raw in chunks:
+            received += len(raw)
+            if received > limit:
+                return b"", BODY_TOO_LARGE
+            if broken:
+                continue  # an undecodable body is still read to its end (bounded), so the connection ends cleanly
+            try:
                 for piece in _run(stages, raw):
                     if len(body) + len(piece) > limit:
                         return b"", BODY_TOO_LARGE
                     body += piece
+            except zlib.error:
+                broken = True
+                body = bytearray()
+    if broken:
+        return b"", BODY_UNDECODABLE
+    try:
         for piece in _flush(stages):
             if len(body) + len(piece) > limit:
                 return b"", BODY_TOO_LARGE
