@@ -8,7 +8,7 @@ outcome                                     endpoints                           
 connect error / DNS failure (never sent)    all                                         1, 3, 6 (domain failover)
 timeout or dropped connection (maybe sent)  all (start: resend, same parameters)        start 3, 6, 9; others 1, 3, 6
 2xx that is not Agora's answer (malformed)  all (start: resend, same parameters)        start 3, 6, 9; others 1, 3, 6
-2xx larger than ``max_response_bytes``       start and stop only                         start 3, 6, 9; stop 1, 3, 6
+2xx over ``max_response_bytes``             start and stop only                         start 3, 6, 9; stop 1, 3, 6
 HTTP 429                                    all; the rate limiter holds everyone        ``Retry-After``, else 1, 3, 6
 HTTP 5xx, 504 + code 62                     all, except start + code 502 (re-acquire)   start 3, 6, 9; others 1, 3, 6
 206 + code 65 "request not completed"       all (also a 206 without a readable code)    3, 6

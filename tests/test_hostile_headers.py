@@ -231,3 +231,29 @@ def test_a_huge_wrong_value_gives_a_short_message() -> None:
     with pytest.raises(ResponseFormatError) as info:
         from_wire(QueryResponse, {"serverResponse": {"status": "9" * 1_000_000 + "x"}}, endpoint="query")
     assert len(str(info.value)) < 500
+
+
+# -- the retry table for answers that are not Agora's ---------------------------------------------------------------
+
+ENDPOINTS = ["acquire", "start", "update", "updateLayout", "query", "stop"]
+MALFORMED_TABLE = [
+    *[(ep, 1, Outcome(kind="malformed", status=200), True, 3.0 if ep == "start" else 1.0) for ep in ENDPOINTS],
+    ("start", 3, Outcome(kind="malformed", status=200), True, 9.0),
+    ("stop", 4, Outcome(kind="malformed", status=200), False, None),  # retries used up
+    *[(ep, 1, Outcome(kind="oversized", status=200), ep in ("start", "stop"), None) for ep in ENDPOINTS],
+    ("stop", 1, Outcome(kind="status", status=206, code=None), True, 3.0),  # a 206 whose code was unreadable
+    ("stop", 1, Outcome(kind="status", status=206, code=435), False, None),
+]
+
+
+@pytest.mark.parametrize(("endpoint", "attempt", "outcome", "retried", "delay"), MALFORMED_TABLE)
+def test_answers_that_are_not_agoras_follow_the_table(
+    endpoint: str, attempt: int, outcome: Outcome, retried: bool, delay: float | None
+) -> None:
+    """malformed: every endpoint, like a lost answer; oversized: start and stop only; both may have been processed."""
+    decision = decide(endpoint=endpoint, attempt=attempt, outcome=outcome, policy=RetryPolicy(jitter=0.0))
+    assert decision.retry is retried
+    if delay is not None:
+        assert decision.delay == delay
+    if outcome.kind != "status":
+        assert outcome.maybe_sent
