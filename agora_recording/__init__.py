@@ -26,6 +26,7 @@ from agora_recording._errors import (
     RecordingFailedError,
     ResourceExpiredError,
     ResponseFormatError,
+    ResponseTooLargeError,
     ServerError,
     SessionStateError,
     StartOutcomeUnknownError,
@@ -42,6 +43,7 @@ from agora_recording._limiter import (
 )
 from agora_recording._options import (
     DEFAULT_MAX_IN_FLIGHT,
+    DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_PRIMARY_DOMAIN,
     DEFAULT_STOP_TIMEOUT,
     DEFAULT_TIMEOUT,
@@ -131,6 +133,7 @@ from agora_recording.models import (
 __all__ = [
     "DEFAULT_MARGIN",
     "DEFAULT_MAX_IN_FLIGHT",
+    "DEFAULT_MAX_RESPONSE_BYTES",
     "DEFAULT_PER",
     "DEFAULT_PRIMARY_DOMAIN",
     "DEFAULT_RATE",
@@ -185,6 +188,7 @@ __all__ = [
     "RenderMode",
     "ResourceExpiredError",
     "ResponseFormatError",
+    "ResponseTooLargeError",
     "RetryPolicy",
     "RtmpOutput",
     "RtmpOutputState",

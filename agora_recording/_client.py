@@ -17,10 +17,12 @@ import anyio.lowlevel
 import attrs
 import httpx
 
+from agora_recording._body import ACCEPT_ENCODING, BODY_TOO_LARGE, RequestBody, read_body
 from agora_recording._clock import DEFAULT_CLOCK, Clock
 from agora_recording._converter import from_wire, to_wire
 from agora_recording._domains import check_primary, check_region, failover_host
 from agora_recording._errors import (
+    CODE_ALREADY_STARTED,
     CODE_NO_RECORDED_DATA,
     AlreadyStartedError,
     APIConnectionError,
@@ -30,6 +32,7 @@ from agora_recording._errors import (
     RateLimitError,
     ResourceExpiredError,
     ResponseFormatError,
+    ResponseTooLargeError,
     StartOutcomeUnknownError,
     error_from_response,
     parse_code,
@@ -38,6 +41,7 @@ from agora_recording._errors import (
 from agora_recording._limiter import RateLimiter, Sleep, TokenBucket, shared_limiter
 from agora_recording._options import (
     DEFAULT_MAX_IN_FLIGHT,
+    DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_PRIMARY_DOMAIN,
     DEFAULT_STOP_TIMEOUT,
     DEFAULT_TIMEOUT,
@@ -142,6 +146,8 @@ class CloudRecordingClient:
       transport for the client this library creates (e.g. ``FakeAgoraServer().transport()``).
     * ``timeout`` (default :data:`DEFAULT_TIMEOUT`) and ``stop_timeout`` (:data:`DEFAULT_STOP_TIMEOUT`).
     * ``retry``: a :class:`RetryPolicy`; ``max_in_flight`` caps requests inside httpx at once.
+    * ``max_response_bytes`` (default :data:`DEFAULT_MAX_RESPONSE_BYTES`, 4 MiB): the largest answer body read, counted
+      after decompression; a larger one raises :class:`ResponseTooLargeError` and its connection is closed.
     * ``rate_limiter``: by default the process-wide limiter of this Customer ID (10 requests per second, shared by
       every client with the same credentials); with an injected ``clock``/``sleep``, a private ``TokenBucket`` on
       that clock. Pass your own, or ``Unlimited()`` to disable limiting in tests.
@@ -171,6 +177,7 @@ class CloudRecordingClient:
         retry: RetryPolicy = DEFAULT_RETRY_POLICY,
         rate_limiter: RateLimiter | None = None,
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         clock: Clock = DEFAULT_CLOCK,
         sleep: Sleep = anyio.sleep,
         rng: random.Random | None = None,
@@ -178,12 +185,25 @@ class CloudRecordingClient:
         self._app_id = check_non_empty(app_id, field="app_id")
         check_non_empty(customer_id, field="customer_id")
         check_non_empty(customer_secret, field="customer_secret")
+        # Built first, then the secret is dropped from this frame: an error raised below (an invalid option) must not
+        # show it in a traceback's captured locals. The header value is never bound to a local either.
+        self._headers = {
+            "Authorization": "Basic " + base64.b64encode(f"{customer_id}:{customer_secret}".encode()).decode("ascii"),
+            "Content-Type": "application/json;charset=utf-8",
+            "Accept": "application/json",
+            "Accept-Encoding": ACCEPT_ENCODING,  # only what the bounded reader decodes
+            "User-Agent": f"agora-recording/{__version__} httpx/{httpx.__version__}",
+        }
+        del customer_secret
         if http_client is not None and transport is not None:
             raise InvalidRequestError("transport", "give either http_client or transport, not both")
         if not isinstance(retry, RetryPolicy):
             raise InvalidRequestError("retry", "must be a RetryPolicy")
         if isinstance(max_in_flight, bool) or not isinstance(max_in_flight, int) or max_in_flight < 1:
             raise InvalidRequestError("max_in_flight", f"must be a positive integer, got {max_in_flight!r}")
+        if isinstance(max_response_bytes, bool) or not isinstance(max_response_bytes, int) or max_response_bytes < 1:
+            raise InvalidRequestError("max_response_bytes", f"must be a positive integer, got {max_response_bytes!r}")
+        self._max_response_bytes = max_response_bytes
         if base_url is not None:
             parsed = httpx.URL(base_url)
             if parsed.scheme not in ("http", "https") or not parsed.host:
@@ -193,13 +213,6 @@ class CloudRecordingClient:
             self._base_url = None
         self._primary = check_primary(primary_domain)
         self._region = check_region(failover_region)
-        token = base64.b64encode(f"{customer_id}:{customer_secret}".encode()).decode("ascii")
-        self._headers = {
-            "Authorization": f"Basic {token}",
-            "Content-Type": "application/json;charset=utf-8",
-            "Accept": "application/json",
-            "User-Agent": f"agora-recording/{__version__} httpx/{httpx.__version__}",
-        }
         self._timeout = _as_timeout(timeout)
         self._stop_timeout = _as_timeout(stop_timeout)
         self._prefix = _PREFIX.format(appid=quote(self._app_id, safe=""))
@@ -226,8 +239,11 @@ class CloudRecordingClient:
         self._closed = False
 
     def __repr__(self) -> str:
-        target = self._base_url or f"https://{self._primary}"
-        return f"CloudRecordingClient(app_id={self._app_id!r}, base_url={target!r}, customer_id=<hidden>)"
+        # getattr: a traceback that records locals may repr a client whose __init__ raised half way.
+        target = getattr(self, "_base_url", None) or f"https://{getattr(self, '_primary', '?')}"
+        return (
+            f"CloudRecordingClient(app_id={getattr(self, '_app_id', '?')!r}, base_url={target!r}, customer_id=<hidden>)"
+        )
 
     # -- lifecycle --------------------------------------------------------------------------------------------------
 
@@ -363,7 +379,7 @@ class CloudRecordingClient:
         if not isinstance(request, AcquireClientRequest):
             raise InvalidRequestError("client_request", "must be an AcquireClientRequest")
         is_web = bool(web) if web is not None else request.scene is not None and int(request.scene) == 1
-        body = self._body(cname, uid, web=is_web, client_request=to_wire(request))
+        body = self._body(cname, uid, web=is_web, client_request=request)
         return await self._call(
             "acquire", "POST", self._prefix + "/acquire", body, AcquireResponse, timeout=timeout, retries=retries
         )
@@ -389,7 +405,7 @@ class CloudRecordingClient:
         mode = check_mode(mode)
         check_non_empty(resource_id, field="resource_id")
         check_start_request(mode, client_request)
-        body = self._body(cname, uid, web=mode is Mode.WEB, client_request=to_wire(client_request))
+        body = self._body(cname, uid, web=mode is Mode.WEB, client_request=client_request)
         path = f"{self._prefix}/resourceid/{quote(resource_id, safe='')}/mode/{mode.value}/start"
         return await self._call(
             "start", "POST", path, body, StartResponse, timeout=timeout, retries=retries, resource_id=resource_id
@@ -414,9 +430,19 @@ class CloudRecordingClient:
         """
         mode = check_mode(mode)
         check_update_request(mode, client_request)
-        body = self._body(cname, uid, web=mode is Mode.WEB, client_request=to_wire(client_request))
+        body = self._body(cname, uid, web=mode is Mode.WEB, client_request=client_request)
         path = self._sid_path(resource_id, sid, mode) + "/update"
-        return await self._call("update", "POST", path, body, UpdateResponse, timeout=timeout, retries=retries)
+        return await self._call(
+            "update",
+            "POST",
+            path,
+            body,
+            UpdateResponse,
+            timeout=timeout,
+            retries=retries,
+            resource_id=resource_id,
+            sid=sid,
+        )
 
     async def update_layout(
         self,
@@ -435,10 +461,18 @@ class CloudRecordingClient:
         check_update_layout_mode(mode)
         if not isinstance(client_request, UpdateLayoutClientRequest):
             raise InvalidRequestError("client_request", "must be an UpdateLayoutClientRequest")
-        body = self._body(cname, uid, web=False, client_request=to_wire(client_request))
+        body = self._body(cname, uid, web=False, client_request=client_request)
         path = self._sid_path(resource_id, sid, mode) + "/updateLayout"
         return await self._call(
-            "updateLayout", "POST", path, body, UpdateLayoutResponse, timeout=timeout, retries=retries
+            "updateLayout",
+            "POST",
+            path,
+            body,
+            UpdateLayoutResponse,
+            timeout=timeout,
+            retries=retries,
+            resource_id=resource_id,
+            sid=sid,
         )
 
     async def query(
@@ -455,7 +489,17 @@ class CloudRecordingClient:
         """
         mode = check_mode(mode)
         path = self._sid_path(resource_id, sid, mode) + "/query"
-        return await self._call("query", "GET", path, None, QueryResponse, timeout=timeout, retries=retries)
+        return await self._call(
+            "query",
+            "GET",
+            path,
+            None,
+            QueryResponse,
+            timeout=timeout,
+            retries=retries,
+            resource_id=resource_id,
+            sid=sid,
+        )
 
     async def stop(
         self,
@@ -477,7 +521,7 @@ class CloudRecordingClient:
         """
         mode = check_mode(mode)
         request = StopClientRequest(async_stop=True) if async_stop else StopClientRequest()
-        body = self._body(cname, uid, web=mode is Mode.WEB, client_request=to_wire(request))
+        body = self._body(cname, uid, web=mode is Mode.WEB, client_request=request)
         path = self._sid_path(resource_id, sid, mode) + "/stop"
         return await self._call(
             "stop",
@@ -494,8 +538,12 @@ class CloudRecordingClient:
     # -- internals --------------------------------------------------------------------------------------------------
 
     @staticmethod
-    def _body(cname: str, uid: str | int, *, web: bool, client_request: dict[str, Any]) -> dict[str, Any]:
-        return {"cname": check_cname(cname, web=web), "uid": check_uid(uid), "clientRequest": client_request}
+    def _body(cname: str, uid: str | int, *, web: bool, client_request: Any) -> RequestBody:
+        # The wire dict (tokens, storage keys) exists only as a temporary inside RequestBody: no frame's locals hold
+        # it, so an error tracker that records locals cannot show it. cname and uid are checked before it is built.
+        return RequestBody(
+            {"cname": check_cname(cname, web=web), "uid": check_uid(uid), "clientRequest": to_wire(client_request)}
+        )
 
     def _sid_path(self, resource_id: str, sid: str, mode: Mode) -> str:
         check_non_empty(resource_id, field="resource_id")
@@ -515,7 +563,7 @@ class CloudRecordingClient:
         endpoint: str,
         method: str,
         path: str,
-        body: Mapping[str, Any] | None,
+        body: RequestBody | None,
         model: type[T],
         *,
         timeout: TimeoutArg,
@@ -530,7 +578,6 @@ class CloudRecordingClient:
             if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
                 raise InvalidRequestError("retries", f"must be a non-negative integer, got {retries!r}")
             policy = attrs.evolve(policy, max_retries=retries)
-        content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode() if body is not None else None
         route = ROUTES[endpoint]
         effective_timeout = _as_timeout(timeout) if timeout is not None else self._timeout
         started = self._clock()
@@ -567,16 +614,27 @@ class CloudRecordingClient:
                         observer()
                     sent_at = self._clock()
                     logger.debug("agora request endpoint=%s route=%s attempt=%d", endpoint, route, attempt)
-                    response = await self._http.request(
-                        method, url, content=content, headers=self._request_headers, timeout=effective_timeout
-                    )
-                    response.content  # noqa: B018 - decode now, inside the try: a bad gzip body raises here
+                    # Streamed, so the body is read with a limit (counted after decompression); the bytes to send stay
+                    # inside the RequestBody, never in a local of this frame.
+                    async with self._http.stream(
+                        method,
+                        url,
+                        content=None if body is None else body.content,
+                        headers=self._request_headers,
+                        timeout=effective_timeout,
+                    ) as response:
+                        raw, unreadable = await read_body(response, self._max_response_bytes)
             except httpx.RequestError as exc:
                 # Handled below, outside this block: the library's error must not chain httpx's exception, whose
                 # request still carries the Authorization header.
                 failure = exc
             if failure is not None:
-                if not isinstance(failure, httpx.TransportError):  # e.g. a body that does not decode (gzip)
+                if not isinstance(failure, httpx.TransportError):  # e.g. a body an in-process transport cannot decode
+                    maybe_started = True  # an answer came, so the request may have been acted on
+                    decision = decide_after(Outcome(kind="malformed"))
+                    if decision.retry:
+                        await self._backoff(endpoint, route, attempt, decision, failure="unreadable")
+                        continue
                     raise ResponseFormatError(
                         f"the answer could not be read ({type(failure).__name__})", endpoint=endpoint
                     )
@@ -614,7 +672,9 @@ class CloudRecordingClient:
                 attempt,
                 self._clock() - sent_at,
             )
-            result = self._interpret(endpoint, response, model, resource_id=resource_id, sid=sid)
+            result = self._interpret(
+                endpoint, response, model, raw=raw, unreadable=unreadable, resource_id=resource_id, sid=sid
+            )
             if not isinstance(result, BaseException):
                 return result
             error = result
@@ -627,18 +687,16 @@ class CloudRecordingClient:
                     reason=error.reason,
                     request_id=error.request_id,
                 )
-            if not isinstance(error, (APIStatusError, ResourceExpiredError)) or error.status_code is None:
+            if (
+                not isinstance(error, (APIStatusError, ResourceExpiredError, ResponseFormatError))
+                or error.status_code is None
+            ):
                 raise error
             if isinstance(error, RateLimitError):
                 # Hold everyone back, but never longer than this call would wait itself.
                 hold = None if error.retry_after is None else min(error.retry_after, policy.max_delay)
                 self._limiter.on_rate_limited(hold)
-            outcome = Outcome(
-                kind="status",
-                status=error.status_code,
-                code=error.code,
-                retry_after=error.retry_after if isinstance(error, RateLimitError) else None,
-            )
+            outcome = _outcome_of(error)
             maybe_started = maybe_started or outcome.maybe_sent
             decision = decide_after(outcome)
             if not decision.retry:
@@ -647,12 +705,12 @@ class CloudRecordingClient:
                     endpoint,
                     route,
                     status,
-                    error.code,
+                    outcome.code,
                     attempt,
                     self._clock() - started,
                 )
                 raise error
-            await self._backoff(endpoint, route, attempt, decision, status=status, code=error.code)
+            await self._backoff(endpoint, route, attempt, decision, status=status, code=outcome.code)
 
     async def _backoff(
         self,
@@ -685,34 +743,68 @@ class CloudRecordingClient:
         response: httpx.Response,
         model: type[T],
         *,
+        raw: bytes,
+        unreadable: str | None,
         resource_id: str | None,
         sid: str | None,
     ) -> T | APIStatusError | ResourceExpiredError | ResponseFormatError:
         status = response.status_code
         request_id = response.headers.get("x-request-id")
-        raw = response.content
+        if unreadable is not None and 200 <= status < 300:
+            if unreadable == BODY_TOO_LARGE:
+                return ResponseTooLargeError(
+                    endpoint=endpoint, limit=self._max_response_bytes, status_code=status, request_id=request_id
+                )
+            return ResponseFormatError(
+                "the answer could not be read (its Content-Encoding does not decode)",
+                endpoint=endpoint,
+                status_code=status,
+                request_id=request_id,
+            )
+        # An error status with an unreadable body is still that error (no code, no reason): raw is b"" then.
         if status in (200, 201):
             data = _json_or_none(raw)
             if data is None:
                 return ResponseFormatError(
                     "the answer is not a JSON object", endpoint=endpoint, status_code=status, request_id=request_id
                 )
-            if "resourceId" not in data and parse_code(data.get("code")) is not None:
-                # An error inside a 2xx body (201 + code 7 on start): no resourceId, no sid.
+            code = parse_code(data.get("code")) if "resourceId" not in data else None
+            if code == CODE_ALREADY_STARTED and endpoint == "start":
+                # The one error Agora puts inside a 2xx body (201 + code 7 on start): no resourceId, no sid.
                 return error_from_response(
                     endpoint=endpoint, status_code=status, body=raw, request_id=request_id, resource_id=resource_id
                 )
+            if code is not None:
+                return ResponseFormatError(
+                    f"a {status} answer with code {code} is not one Agora gives",
+                    endpoint=endpoint,
+                    status_code=status,
+                    request_id=request_id,
+                )
             try:
-                return from_wire(model, data, endpoint=endpoint)
+                result = from_wire(model, data, endpoint=endpoint)
             except ResponseFormatError as exc:
-                exc.status_code = status
-                exc.request_id = request_id
-                return exc
+                return exc.with_answer(status_code=status, request_id=request_id)
+            mismatch = _not_about(endpoint, data, result, resource_id=resource_id, sid=sid)
+            if mismatch is not None:
+                return ResponseFormatError(mismatch, endpoint=endpoint, status_code=status, request_id=request_id)
+            return result
+        if 200 <= status < 300 and status != 206:
+            return ResponseFormatError(
+                f"HTTP {status} is not an answer Agora gives",
+                endpoint=endpoint,
+                status_code=status,
+                request_id=request_id,
+            )
         if status == 206 and endpoint == "stop":
             data = _json_or_none(raw)
             if data is not None and parse_code(data.get("code")) == CODE_NO_RECORDED_DATA:
                 return typing.cast(T, StopResponse(resource_id=resource_id, sid=sid, no_recorded_data=True))
-        retry_after = parse_retry_after(response.headers.get("retry-after")) if status == 429 else None
+        retry_after = (
+            parse_retry_after(response.headers.get("retry-after"), date=response.headers.get("date"))
+            if status == 429
+            else None
+        )
         return error_from_response(
             endpoint=endpoint,
             status_code=status,
@@ -723,9 +815,46 @@ class CloudRecordingClient:
         )
 
 
+def _outcome_of(error: APIStatusError | ResourceExpiredError | ResponseFormatError) -> Outcome:
+    """The retry outcome of an answer that is an error."""
+    if isinstance(error, ResponseFormatError):
+        # A 2xx that is not Agora's answer (a proxy's, a broken middlebox's): Agora may or may not have acted.
+        return Outcome(
+            kind="oversized" if isinstance(error, ResponseTooLargeError) else "malformed", status=error.status_code
+        )
+    return Outcome(
+        kind="status",
+        status=error.status_code,
+        code=error.code,
+        retry_after=error.retry_after if isinstance(error, RateLimitError) else None,
+    )
+
+
+def _not_about(
+    endpoint: str, data: Mapping[str, Any], result: Any, *, resource_id: str | None, sid: str | None
+) -> str | None:
+    """Why a 2xx answer that fits the model is still not Agora's answer to this request; ``None`` when it is.
+
+    Agora's answers name the recording: start echoes the resourceId and gives the sid; update, updateLayout, query
+    and stop echo both; stop also carries ``serverResponse``. A bare ``{}`` or ``{"status": "error"}`` from a proxy
+    would otherwise read as success: a stop taken as done while the recording runs and bills.
+    """
+    if endpoint == "acquire":
+        return None if result.resource_id else "the answer has an empty resourceId"
+    if resource_id is not None and result.resource_id != resource_id:
+        return "the answer's resourceId is missing or not this request's; it is not Agora's answer to it"
+    if endpoint == "start":
+        return None if result.sid else "the answer has no sid; the recording may or may not have started"
+    if sid is not None and result.sid != sid:
+        return "the answer's sid is missing or not this request's; it is not Agora's answer to it"
+    if endpoint == "stop" and not isinstance(data.get("serverResponse"), Mapping):
+        return "the stop answer has no serverResponse; it is not Agora's, and the recording may still run"
+    return None
+
+
 def _json_or_none(raw: bytes) -> Any:
     try:
         data = json.loads(raw) if raw else None
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # not JSON (UnicodeDecodeError is a ValueError), or nested too deep
         return None
     return data if isinstance(data, dict) else None

@@ -17,6 +17,7 @@ never a bare ``KeyError`` or ``TypeError``.
 from __future__ import annotations
 
 import math
+import reprlib
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -49,22 +50,62 @@ _SID_MODELS = (r.StartResponse, r.UpdateResponse, r.UpdateLayoutResponse, r.Quer
 # -- lenient scalars ------------------------------------------------------------------------------------------------
 
 
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel = 2
+_SHORT.maxstring = 60
+_SHORT.maxother = 60
+_SHORT.maxlong = 40
+
+
+def _short(value: Any) -> str:
+    """A bounded ``repr`` for messages: a hostile value (a 4 MiB string, 900 nested lists) stays short."""
+    return _SHORT.repr(value)
+
+
 def _to_int(value: Any, _: Any = None) -> int:
+    """An integer, or an integral number in another form (``5.0``, ``"5"``, ``"5.0"``, ``"1e3"``).
+
+    A number with a fractional part (``4.6``) is refused: read as an integer it would change meaning (a status of
+    4.6 is not 5). Timestamps are the exception, see :func:`_to_timestamp`.
+    """
     if isinstance(value, bool):
         raise TypeError(f"expected an integer, got {value!r}")
     if isinstance(value, int):
         return value
-    if isinstance(value, float) and math.isfinite(value):
-        return round(value)  # a fractional timestamp (1619172871.089) is still the timestamp
-    if isinstance(value, str):
+    number: float | None = None
+    if isinstance(value, float):
+        number = value
+    elif isinstance(value, str):
         text = value.strip()
         try:
             return int(text)
         except ValueError:
-            number = float(text)  # "5.0"; raises ValueError for anything else
-            if math.isfinite(number):
-                return round(number)
-    raise TypeError(f"expected an integer, got {value!r}")
+            try:
+                number = float(text)  # "5.0", "1e3"
+            except ValueError:
+                number = None
+    if number is not None and math.isfinite(number) and number.is_integer():
+        return int(number)
+    raise TypeError(f"expected an integer, got {_short(value)}")
+
+
+def _to_timestamp(value: Any, _: Any = None) -> int:
+    """A Unix timestamp: like :func:`_to_int`, but a fractional one (``1619172871.089``) is rounded.
+
+    A timestamp with a sub-unit fraction still names the same instant; refusing it would fail a stop that worked.
+    """
+    try:
+        return _to_int(value)
+    except TypeError:
+        number = value if isinstance(value, float) else None
+        if isinstance(value, str):
+            try:
+                number = float(value.strip())
+            except ValueError:
+                number = None
+        if number is not None and math.isfinite(number):
+            return round(number)
+        raise
 
 
 def _to_float(value: Any, _: Any = None) -> float:
@@ -73,8 +114,11 @@ def _to_float(value: Any, _: Any = None) -> float:
     if isinstance(value, (int, float)):
         return float(value)
     if isinstance(value, str):
-        return float(value.strip())
-    raise TypeError(f"expected a number, got {value!r}")
+        try:
+            return float(value.strip())
+        except ValueError:
+            pass
+    raise TypeError(f"expected a number, got {_short(value)}")
 
 
 _TRUE = {"true", "1", "yes"}
@@ -92,7 +136,7 @@ def _to_bool(value: Any, _: Any = None) -> bool:
             return True
         if text in _FALSE:
             return False
-    raise TypeError(f"expected a boolean, got {value!r}")
+    raise TypeError(f"expected a boolean, got {_short(value)}")
 
 
 def _to_str(value: Any, _: Any = None) -> str:
@@ -100,7 +144,7 @@ def _to_str(value: Any, _: Any = None) -> str:
         return value
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)  # uids sometimes arrive as numbers
-    raise TypeError(f"expected a string, got {value!r}")
+    raise TypeError(f"expected a string, got {_short(value)}")
 
 
 _SCALARS: dict[type, Callable[[Any, Any], Any]] = {int: _to_int, float: _to_float, bool: _to_bool, str: _to_str}
@@ -146,8 +190,14 @@ def _make_enum_or_raw_hook(tp: Any) -> Callable[[Any, Any], Any]:
 # -- the converter --------------------------------------------------------------------------------------------------
 
 
+_TIMESTAMP_FIELDS = frozenset({"slice_start_time"})
+
+
 def _renames(cls: type) -> dict[str, Any]:
-    return {f.name: override(rename=wire_name(f)) for f in attrs.fields(cls)}
+    return {
+        f.name: override(rename=wire_name(f), struct_hook=_TIMESTAMP_HOOK if f.name in _TIMESTAMP_FIELDS else None)
+        for f in attrs.fields(cls)
+    }
 
 
 def make_converter(*, strict: bool = False, detailed: bool = True) -> cattrs.Converter:
@@ -263,6 +313,9 @@ def _optional(fn: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
     return hook
 
 
+_TIMESTAMP_HOOK = _optional(_to_timestamp)
+
+
 _TRACK_TYPES = {t.value: t for t in TrackType}
 
 
@@ -292,7 +345,7 @@ def _fast_recorded_file(data: Any, _: Any) -> r.RecordedFile:
         playable = _to_bool(playable)
     start = get("sliceStartTime")
     if start is not None and start.__class__ is not int:
-        start = _to_int(start)
+        start = _to_timestamp(start)
     return r.RecordedFile(
         filename=name,
         track_type=track,
@@ -345,7 +398,10 @@ def _format(exc: BaseException, type_: Any) -> str:
     if isinstance(exc, cattrs.ForbiddenExtraKeysError):
         return f"unexpected keys {sorted(exc.extra_fields)}"
     if isinstance(exc, (TypeError, ValueError)) and str(exc):
-        return str(exc)
+        text = str(exc)
+        return text if len(text) <= 200 else text[:200] + "..."
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
     name = getattr(type_, "__name__", None) or str(type_).replace("agora_recording.models.", "")
     return f"invalid value (expected {name})"
 
@@ -360,7 +416,8 @@ def _describe(exc: BaseException) -> str:
         if len(messages) > 5:
             text += f"; and {len(messages) - 5} more"
         return text
-    return f"{type(exc).__name__}: {exc}"
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= 200 else text[:200] + "..."
 
 
 def from_wire(cls: type[T], data: Any, *, endpoint: str, strict: bool = False) -> T:

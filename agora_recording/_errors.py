@@ -9,7 +9,8 @@
     +-- RecordingFailedError              start verification failed: status 20, or not recording in time
     +-- APIConnectionError                the request may not have reached Agora (DNS, connect, reset)
     |   +-- APITimeoutError               a timeout; for start() the outcome is unknown
-    +-- ResponseFormatError               a 2xx body that does not fit the model, or a body that is not JSON
+    +-- ResponseFormatError               a 2xx answer that is not Agora's: not JSON, wrong shape, other ids
+    |   +-- ResponseTooLargeError         a body larger than ``max_response_bytes`` (decompressed)
     +-- APIStatusError                    Agora answered with an error: .status_code .code .reason .request_id
         +-- BadRequestError               400 (code 2 invalid parameter, 53 task conflict, 432, 1001, ...)
         |   +-- AlreadyStoppedError       400 + code 49 on stop: the task is already stopping or stopped
@@ -22,13 +23,18 @@
         +-- ServerError                   5xx (500 internal, 502 allocate worker, 504 code 62 request timeout)
 
 ``str()`` and ``repr()`` of every error show the endpoint, the HTTP status, Agora's code, reason and request id.
-They never show headers, bodies or credentials.
+They never show headers, bodies or credentials. The reason and the request id come from the server, so they are
+capped (200 and 128 characters) and escaped (control characters such as ANSI escapes appear as ``\\x1b``).
 """
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 import json
+import math
 import re
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -48,6 +54,7 @@ __all__ = [
     "RecordingFailedError",
     "ResourceExpiredError",
     "ResponseFormatError",
+    "ResponseTooLargeError",
     "ServerError",
     "SessionStateError",
     "StartOutcomeUnknownError",
@@ -55,6 +62,7 @@ __all__ = [
 ]
 
 _INT_RE = re.compile(r"-?[0-9]{1,9}")
+_SECONDS_RE = re.compile(r"\+?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|\+?inf(?:inity)?", re.IGNORECASE)
 
 # Agora service codes with a fixed meaning that the library acts on.
 CODE_ALREADY_STARTED = 7
@@ -64,6 +72,26 @@ CODE_REQUEST_NOT_COMPLETED = 65
 CODE_WORKER_NOT_FOUND = 404
 CODE_RESOURCE_EXPIRED = 433
 CODE_NO_RECORDED_DATA = 435
+
+MAX_REASON_CHARS = 200
+MAX_REQUEST_ID_CHARS = 128
+
+
+def _escaped(text: str) -> str:
+    """``text`` with every non-printable character escaped as ``repr`` does (no quotes around it)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def clean_request_id(value: str | None) -> str | None:
+    """An ``X-Request-Id`` fit for a message: at most 128 characters, control characters escaped."""
+    if value is None:
+        return None
+    text = _escaped(value[: MAX_REQUEST_ID_CHARS + 1])
+    if len(text) > MAX_REQUEST_ID_CHARS:
+        text = text[:MAX_REQUEST_ID_CHARS] + "..."
+    return text
 
 
 class AgoraError(Exception):
@@ -109,12 +137,12 @@ class ResourceExpiredError(AgoraError):
         self.status_code = status_code
         self.code = code
         self.reason = reason
-        self.request_id = request_id
+        self.request_id = clean_request_id(request_id)
         if status_code is not None:
             message += f" (HTTP {status_code}, code {code}"
             message += f", {reason!r})" if reason else ")"
-        if request_id:
-            message += f" [request id {request_id}]"
+        if self.request_id:
+            message += f" [request id {self.request_id}]"
         super().__init__(message)
 
 
@@ -145,14 +173,51 @@ class ResponseFormatError(AgoraError):
         self, message: str, *, endpoint: str, status_code: int | None = None, request_id: str | None = None
     ) -> None:
         self.endpoint = endpoint
+        self._message = message
         self.status_code = status_code
-        self.request_id = request_id
-        detail = f"{endpoint}: {message}"
-        if status_code is not None:
-            detail += f" (HTTP {status_code})"
-        if request_id:
-            detail += f" [request id {request_id}]"
-        super().__init__(detail)
+        self.request_id = clean_request_id(request_id)
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        detail = f"{self.endpoint}: {self._message}"
+        if self.status_code is not None:
+            detail += f" (HTTP {self.status_code})"
+        if self.request_id:
+            detail += f" [request id {self.request_id}]"
+        return detail
+
+    def with_answer(self, *, status_code: int, request_id: str | None) -> ResponseFormatError:
+        """Attach the HTTP status and request id of the answer (known only to the client); returns ``self``."""
+        self.status_code = status_code
+        self.request_id = clean_request_id(request_id)
+        self.args = (self._describe(),)
+        return self
+
+
+class ResponseTooLargeError(ResponseFormatError):
+    """The answer's body (after decompression) is larger than the client's ``max_response_bytes``.
+
+    Agora's answers are a few KiB; a body this large is a proxy's page, a misrouted download or a compression bomb.
+    Reading stops at the limit and the connection is closed. ``limit`` is the limit in bytes. On ``start`` and
+    ``stop`` the request may have been acted on, so the client resends it (as after a lost answer); on the other
+    endpoints it raises at once.
+    """
+
+    def __init__(
+        self,
+        *,
+        endpoint: str,
+        limit: int,
+        status_code: int | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        self.limit = limit
+        super().__init__(
+            f"the answer is larger than max_response_bytes={limit}; reading stopped there",
+            endpoint=endpoint,
+            status_code=status_code,
+            request_id=request_id,
+        )
 
 
 class APIStatusError(AgoraError):
@@ -176,7 +241,7 @@ class APIStatusError(AgoraError):
         self.status_code = status_code
         self.code = code
         self.reason = reason
-        self.request_id = request_id
+        self.request_id = clean_request_id(request_id)
         super().__init__(self._describe())
 
     def _describe(self) -> str:
@@ -276,7 +341,7 @@ def _parse_error_body(body: bytes) -> tuple[int | None, str | None]:
     """Read Agora's two error shapes: gateway ``{"message"}`` and service ``{"code", "reason"}``."""
     try:
         data = json.loads(body) if body else None
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # not JSON (UnicodeDecodeError is a ValueError), or nested too deep
         return None, None
     if not isinstance(data, Mapping):
         return None, None
@@ -285,26 +350,60 @@ def _parse_error_body(body: bytes) -> tuple[int | None, str | None]:
     if not isinstance(reason, str):
         message = data.get("message")
         reason = message if isinstance(message, str) else None
-    if reason is not None and len(reason) > 200:
-        reason = reason[:200] + "..."
+    if reason is not None and len(reason) > MAX_REASON_CHARS:
+        reason = reason[:MAX_REASON_CHARS] + "..."
     return code, reason
 
 
 MAX_RETRY_AFTER = 3600.0
-"""A ``Retry-After`` above this (one hour) is ignored as unreadable; the client caps its waits further."""
+"""A ``Retry-After`` above this (one hour), ``inf`` included, reads as one hour; the client caps its wait further
+(:attr:`RetryPolicy.max_delay`, 30 s by default), so a larger hint never makes it wait less."""
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds form only); ``None`` when absent or unreadable."""
+def parse_retry_after(value: str | None, *, date: str | None = None, now: float | None = None) -> float | None:
+    """Seconds from a ``Retry-After`` header; ``None`` when absent or unreadable.
+
+    The delta-seconds form (``"2"``; ``"2.5"`` and ``"1e3"`` are read too) and the HTTP-date form, measured from the
+    answer's ``Date`` header (``date``) when it has one, else from ``now`` (Unix seconds, default ``time.time()``).
+    A value past :data:`MAX_RETRY_AFTER` (``inf``, ``1e9``) is capped at it; a date in the past is 0. NaN, negative
+    numbers, words and dates that do not parse count as absent.
+    """
     if value is None:
         return None
+    text = value.strip()
+    if _SECONDS_RE.fullmatch(text):
+        seconds = float(text)
+    else:
+        found = _seconds_until(text, date=date, now=now)
+        if found is None:
+            return None
+        seconds = found
+    if math.isnan(seconds) or seconds < 0:
+        return None
+    return min(seconds, MAX_RETRY_AFTER)
+
+
+def _http_date(text: str | None) -> float | None:
+    """Unix seconds of an HTTP-date (``Sun, 06 Nov 1994 08:49:37 GMT``); ``None`` when it does not parse."""
+    if not text or len(text) > 64:
+        return None
     try:
-        seconds = float(value.strip())
-    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(text)
+        if parsed.tzinfo is None:  # "-0000": UTC, as every HTTP-date is
+            parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+        return parsed.timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError, OSError):
         return None
-    if seconds != seconds or seconds < 0 or seconds > MAX_RETRY_AFTER:  # NaN, negative, absurd or infinite
+
+
+def _seconds_until(text: str, *, date: str | None, now: float | None) -> float | None:
+    when = _http_date(text)
+    if when is None:
         return None
-    return seconds
+    reference = _http_date(date) if date is not None else None
+    if reference is None:
+        reference = time.time() if now is None else now
+    return max(0.0, when - reference)
 
 
 def error_from_response(

@@ -6,6 +6,7 @@ import httpx
 
 __all__ = [
     "DEFAULT_MAX_IN_FLIGHT",
+    "DEFAULT_MAX_RESPONSE_BYTES",
     "DEFAULT_PRIMARY_DOMAIN",
     "DEFAULT_STOP_TIMEOUT",
     "DEFAULT_TIMEOUT",
@@ -23,6 +24,10 @@ DEFAULT_PRIMARY_DOMAIN = "api.agora.io"
 
 DEFAULT_MAX_IN_FLIGHT = 10
 """Requests in flight inside httpx at once; more waiters queue cheaply on an anyio limiter instead."""
+
+DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024
+"""The largest answer body read, in bytes after decompression (4 MiB); Agora's answers are a few KiB, a query with
+hundreds of files some tens of KiB. Larger bodies raise :class:`ResponseTooLargeError` (``max_response_bytes=``)."""
 
 RESOURCE_ID_TTL = 300.0
 """A resourceId is valid for five minutes after acquire."""

@@ -7,12 +7,18 @@ outcome                                     endpoints                           
 ==========================================  ==========================================  ===========================
 connect error / DNS failure (never sent)    all                                         1, 3, 6 (domain failover)
 timeout or dropped connection (maybe sent)  all (start: resend, same parameters)        start 3, 6, 9; others 1, 3, 6
+2xx that is not Agora's answer (malformed)  all (start: resend, same parameters)        start 3, 6, 9; others 1, 3, 6
+2xx over ``max_response_bytes``             start and stop only                         start 3, 6, 9; stop 1, 3, 6
 HTTP 429                                    all; the rate limiter holds everyone        ``Retry-After``, else 1, 3, 6
 HTTP 5xx, 504 + code 62                     all, except start + code 502 (re-acquire)   start 3, 6, 9; others 1, 3, 6
-206 + code 65 "request not completed"       all                                         3, 6
+206 + code 65 "request not completed"       all (also a 206 without a readable code)    3, 6
 404 + code 404 "failed to find worker"      query, updateLayout, stop (HA failover)     5, 10, 15, 30... for 90 s
 any other 4xx                               none                                        -
 ==========================================  ==========================================  ===========================
+
+A malformed 2xx is one that is not JSON, does not fit the model, or does not name the recording asked about (a stop
+answer without ``resourceId``/``sid`` equal to the request's and a ``serverResponse``; a start without a ``sid``): a
+proxy or middlebox answered, and Agora may or may not have acted on the request, as after a lost answer.
 
 Past the end of a schedule, the delay doubles, capped at ``max_delay``. Every delay gets +-``jitter`` (a fraction).
 """
@@ -29,8 +35,10 @@ from agora_recording._errors import InvalidRequestError
 
 __all__ = ["Decision", "Outcome", "RetryPolicy", "decide"]
 
-OutcomeKind = Literal["connect", "dns", "timeout", "disconnect", "status"]
+OutcomeKind = Literal["connect", "dns", "timeout", "disconnect", "status", "malformed", "oversized"]
 NOT_FOUND_ENDPOINTS = frozenset({"query", "updateLayout", "stop"})
+OVERSIZED_RESENT = frozenset({"start", "stop"})
+"""Endpoints whose too-large 2xx answer is resent: their outcome must be learnt, and a resend is safe."""
 
 
 def _non_negative(inst: object, field: attrs.Attribute[float], value: float) -> None:
@@ -75,7 +83,11 @@ DEFAULT_RETRY_POLICY = RetryPolicy()
 
 @attrs.frozen(kw_only=True)
 class Outcome:
-    """What happened to one attempt: a transport failure (``kind``) or an HTTP answer (``status``, ``code``)."""
+    """What happened to one attempt: a transport failure (``kind``) or an HTTP answer (``status``, ``code``).
+
+    ``"malformed"`` and ``"oversized"`` are 2xx answers that are not Agora's (unreadable, not about this recording,
+    or larger than the client reads); ``status`` then carries the HTTP status.
+    """
 
     kind: OutcomeKind
     status: int | None = None
@@ -85,7 +97,7 @@ class Outcome:
     @property
     def maybe_sent(self) -> bool:
         """True when Agora may have acted on the request (the answer was lost or was an error after the work)."""
-        return self.kind in ("timeout", "disconnect") or (
+        return self.kind in ("timeout", "disconnect", "malformed", "oversized") or (
             self.kind == "status" and self.status is not None and (self.status >= 500 or self.status == 206)
         )
 
@@ -132,11 +144,21 @@ def decide(
     elif outcome.kind in ("timeout", "disconnect"):
         delays = policy.start_delays if endpoint == "start" else policy.server_error_delays
         reason = "no answer (the request may have been processed)"
+    elif outcome.kind == "malformed":
+        delays = policy.start_delays if endpoint == "start" else policy.server_error_delays
+        reason = "the answer was not Agora's (unreadable, or not about this recording)"
+    elif outcome.kind == "oversized":
+        if endpoint not in OVERSIZED_RESENT:
+            return Decision(retry=False, reason="the answer was too large to read")
+        delays = policy.start_delays if endpoint == "start" else policy.server_error_delays
+        reason = "the answer was too large to read (the request may have been processed)"
     elif outcome.status == 429:
-        if outcome.retry_after is not None:
-            return Decision(retry=True, delay=min(outcome.retry_after, policy.max_delay), reason="rate limited")
+        hint = outcome.retry_after
+        if hint is not None and hint >= 0:  # NaN and negative hints count as absent; inf and huge ones wait the cap
+            return Decision(retry=True, delay=min(hint, policy.max_delay), reason="rate limited")
         delays, reason = policy.rate_limit_delays, "rate limited"
-    elif outcome.status == 206 and outcome.code == 65:
+    elif outcome.status == 206 and outcome.code in (65, None):
+        # No readable code (an unreadable body) could be 65 or, on stop, 435: the resend learns which.
         delays, reason = policy.incomplete_delays, "request not completed (code 65)"
     elif outcome.status is not None and outcome.status >= 500:
         if endpoint == "start" and outcome.code == 502:

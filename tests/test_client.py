@@ -308,9 +308,9 @@ async def test_2xx_body_that_is_not_json_is_a_response_format_error(client: Clou
     with respx.mock(assert_all_called=True) as router:
         router.route().mock(side_effect=[httpx.Response(200, text="OK"), json_response(200, {"rid": "x"})])
         with pytest.raises(ResponseFormatError, match="not a JSON object"):
-            await client.acquire(cname="c", uid="1")
+            await client.acquire(cname="c", uid="1", retries=0)
         with pytest.raises(ResponseFormatError, match=r"\$\.resourceId") as info:
-            await client.acquire(cname="c", uid="1")
+            await client.acquire(cname="c", uid="1", retries=0)
     assert info.value.status_code == 200
 
 
