@@ -151,6 +151,9 @@ async def test_corrupt_or_foreign_values_are_typed_errors(redis_server: RedisSer
             for key in ("bad-bytes", "deep", "array", "no-data", "bad-rev"):
                 with pytest.raises(SessionStoreDataError):
                     await store.get(key)
+            await client.sadd("{ns}:keys", "bad-rev")
+            with pytest.raises(SessionStoreDataError):  # a listing never shifts fields from one record to the next
+                await store.records()
             await client.set("{ns}:s:a-string", b"not a hash")
             with pytest.raises(SessionStoreError) as info:
                 await store.put("a-string", {}, owner="a")

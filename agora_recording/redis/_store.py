@@ -88,8 +88,8 @@ MAX_NOTICE_ID_LENGTH = 256
 _MAX_NAMESPACE_LENGTH = 100
 
 # from_url's defaults: a bounded, blocking pool (a plain pool raises when max_connections is reached), short
-# timeouts so an unreachable Redis is reported in seconds, and one immediate retry so a pooled connection that
-# went stale (Redis restarted) is replaced instead of failing the first call.
+# timeouts so an unreachable Redis is reported in seconds, and one immediate retry on a connection error so a pooled
+# connection that went stale (Redis restarted) is replaced instead of failing the first call.
 _POOL_SIZE = 10
 _POOL_TIMEOUT = 5.0
 _SOCKET_TIMEOUT = 5.0
@@ -266,6 +266,7 @@ return out
 )
 
 # KEYS[1] = {ns}:keys or {ns}:o:<owner>; ARGV: prefix, owner ('' = all). -> {key1, owner1, rev1, ts1, data1, ...}
+# Fields go back as stored (a missing one is false, so positions never shift); Python parses and checks them.
 _RECORDS = (
     _PRELUDE
     + """
@@ -276,8 +277,8 @@ for _, key in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   if cur[2] and (owner == '' or cur[1] == owner) then
     out[#out + 1] = key
     out[#out + 1] = cur[1]
-    out[#out + 1] = tonumber(cur[2])
-    out[#out + 1] = tonumber(cur[3])
+    out[#out + 1] = cur[2]
+    out[#out + 1] = cur[3]
     out[#out + 1] = cur[4]
   end
 end
@@ -328,7 +329,9 @@ def _client_from_url(url: str, *, max_connections: int, timeout: float) -> aiore
             timeout=seconds,
             socket_timeout=seconds,
             socket_connect_timeout=min(seconds, _CONNECT_TIMEOUT),
-            retry=Retry(NoBackoff(), 1),
+            # Retry only errors where the command most likely never ran (a stale pooled connection): a timeout
+            # may hide a script that did run, and running claim_orphans twice would lose the first reply.
+            retry=Retry(NoBackoff(), 1, supported_errors=(redis_errors.ConnectionError,)),
             decode_responses=False,
         )
     except ValueError as exc:
@@ -494,15 +497,20 @@ class RedisSessionStore(_RedisStoreBase):
         return await self._run(name, self._scripts[name](keys=list(keys), args=[self._prefix, *args]))
 
     def _record(self, key: str, owner: object, revision: object, ts_ms: object, raw: object) -> SessionRecord:
-        if not isinstance(raw, bytes) or not isinstance(revision, int) or not isinstance(ts_ms, int):
+        """A record from the stored fields (bytes, or integers from a script); SessionStoreDataError if malformed."""
+        try:
+            rev, ts = int(revision), int(ts_ms)  # type: ignore[call-overload]  # checked: TypeError/ValueError
+        except (TypeError, ValueError) as exc:
+            raise SessionStoreDataError(f"session record {key!r} in Redis is malformed") from exc
+        if not isinstance(raw, bytes) or rev < 1:
             raise SessionStoreDataError(f"session record {key!r} in Redis is malformed")
         name = _text(owner) if owner is not None else ""
         return SessionRecord(
             key=key,
             owner=name or None,
             data=decode_data(self._decode, key, raw),
-            revision=revision,
-            updated_at=ts_ms / 1000.0,
+            revision=rev,
+            updated_at=ts / 1000.0,
         )
 
     def _records(self, flat: Sequence[Any], *, owner: str | None, start: int) -> list[SessionRecord]:
@@ -564,10 +572,7 @@ class RedisSessionStore(_RedisStoreBase):
         )
         if revision is None:
             return None
-        try:
-            return self._record(key, owner, int(revision), int(ts), raw)
-        except (TypeError, ValueError) as exc:
-            raise SessionStoreDataError(f"session record {key!r} in Redis is malformed") from exc
+        return self._record(key, owner, revision, ts, raw)
 
     async def delete(self, key: str, *, owner: str) -> bool:
         """Remove ``owner``'s record; ``False`` when absent; :class:`SessionOwnershipError` when not ``owner``'s."""
