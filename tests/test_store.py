@@ -79,7 +79,9 @@ class RedisHarness(Harness):
 KINDS = [
     pytest.param(("memory", "asyncio"), id="memory-asyncio"),
     pytest.param(("memory", "trio"), id="memory-trio"),
-    pytest.param(("redis", "asyncio"), id="redis-asyncio"),
+    pytest.param(("redis", "asyncio"), id="redis-asyncio"),  # RedisSessionStore on a redis.asyncio client
+    pytest.param(("coredis", "asyncio"), id="coredis-asyncio"),  # RedisSessionStore on a coredis client
+    pytest.param(("coredis", "trio"), id="coredis-trio"),
 ]
 
 
@@ -90,7 +92,7 @@ def kind(request: pytest.FixtureRequest) -> tuple[str, str]:
 
 @pytest.fixture
 def anyio_backend(kind: tuple[str, str]) -> str:
-    """The memory store runs on asyncio and trio; RedisSessionStore is asyncio-only (redis.asyncio)."""
+    """The memory store and a coredis-backed store run on asyncio and trio; one on redis.asyncio on asyncio only."""
     return kind[1]
 
 
@@ -100,7 +102,9 @@ OpenStore = Callable[..., AbstractAsyncContextManager[Harness]]
 @pytest.fixture
 def open_store(kind: tuple[str, str], request: pytest.FixtureRequest) -> OpenStore:
     """``async with open_store(encode=..., decode=...) as h``: a fresh, empty store of the parametrized kind."""
-    url = request.getfixturevalue("redis_server").url if kind[0] == "redis" else None
+    url = None if kind[0] == "memory" else request.getfixturevalue("redis_server").url
+    if kind[0] == "coredis":
+        pytest.importorskip("coredis", reason="coredis is not installed (pip install 'agora-recording[coredis]')")
 
     @asynccontextmanager
     async def opener(**options: Any) -> AsyncIterator[Harness]:
@@ -110,9 +114,16 @@ def open_store(kind: tuple[str, str], request: pytest.FixtureRequest) -> OpenSto
             return
         from agora_recording.redis import RedisSessionStore
 
-        async with RedisSessionStore.from_url(url, **options) as store:
+        if kind[0] == "redis":
+            async with RedisSessionStore.from_url(url, **options) as store:
+                with anyio.fail_after(HANG_GUARD):
+                    yield RedisHarness(store, kind="redis")
+            return
+        import coredis
+
+        async with coredis.Redis.from_url(url, decode_responses=False) as client:
             with anyio.fail_after(HANG_GUARD):
-                yield RedisHarness(store, kind="redis")
+                yield RedisHarness(RedisSessionStore(client, **options), kind="coredis")
 
     return opener
 
@@ -536,11 +547,18 @@ def test_new_owner_id_is_unique_and_names_the_process() -> None:
 
 
 def test_importing_the_package_never_imports_redis() -> None:
-    """``import agora_recording`` (and its session store) must work without redis-py and must not load it."""
+    """``import agora_recording`` (and its session store) never loads redis-py or coredis; ``agora_recording.redis``
+    never loads coredis until a coredis client is passed in."""
     code = (
         "import sys\n"
         "import agora_recording, agora_recording._store\n"
         "assert 'redis' not in sys.modules, sorted(m for m in sys.modules if m.startswith('redis'))\n"
+        "assert 'coredis' not in sys.modules\n"
+        "try:\n"
+        "    import agora_recording.redis\n"
+        "except ImportError:  # redis-py not installed: nothing more to check\n"
+        "    pass\n"
+        "assert 'coredis' not in sys.modules  # loaded only when a coredis client is passed in\n"
         "print('ok')\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

@@ -24,10 +24,18 @@ Redis unreachable (refused, reset, timed out, loading, a read-only replica): :cl
 chained to redis-py's error. After such an error (or a cancellation) while a command was in flight the outcome is
 unknown; see :mod:`agora_recording._store` for how to find out.
 
-**asyncio only.** redis-py's ``redis.asyncio`` needs an asyncio event loop; on trio every call raises
-:class:`SessionStoreError` saying so (use :class:`~agora_recording.MemorySessionStore` there, or run the process on
-asyncio). A store, like its Redis client, belongs to one event loop. A cancelled command does not poison the pooled
-connection: redis-py (>= 5.0.1) drops a connection whose reply was not read, and the tests check it.
+Clients and event loops. Both stores take either client library, driven through one small internal protocol
+(:class:`_Commands`: a script call, HMGET, SET ... GET, SET NX, EXISTS, DEL):
+
+- redis-py's ``redis.asyncio.Redis`` (what ``from_url`` builds): **asyncio only**. On trio every call raises
+  :class:`SessionStoreError` saying so, before anything is sent.
+- ``coredis.Redis`` (>= 6.9, anyio-native; extra ``coredis``): asyncio **and trio**. Enter it yourself
+  (``async with coredis.Redis.from_url(url, decode_responses=False) as client:``) and pass it to the constructor;
+  the store never closes it. coredis is imported only when such a client is passed in.
+
+A store, like its client, belongs to one event loop. A cancelled command does not poison a pooled connection
+(redis-py >= 5.0.1 and coredis drop a connection whose reply was not read); the tests cancel mid-command with Redis
+paused and check the next replies on the one pooled connection.
 """
 
 from __future__ import annotations
@@ -35,7 +43,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sniffio
 
@@ -47,6 +55,9 @@ try:
     from redis.commands.core import AsyncScript
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
     raise ImportError("agora_recording.redis needs redis-py >= 5.0.1: pip install 'agora-recording[redis]'") from exc
+
+if TYPE_CHECKING:
+    import coredis
 
 from agora_recording._errors import InvalidRequestError
 from agora_recording._store import (
@@ -340,16 +351,156 @@ def _client_from_url(url: str, *, max_connections: int, timeout: float) -> aiore
     return aioredis.Redis.from_pool(pool)
 
 
+class _Commands:
+    """The small internal protocol the stores drive Redis through; one subclass per client library.
+
+    Each method awaits one command (or one script) and returns plain values: bytes, ints, lists.
+    """
+
+    library = ""
+    backends: frozenset[str] = frozenset()
+    """The async libraries (sniffio names) the client runs on."""
+    unavailable: tuple[type[BaseException], ...] = ()
+    """Errors meaning "Redis cannot be reached / cannot serve now" (mapped to SessionStoreUnavailableError)."""
+    failed: tuple[type[BaseException], ...] = ()
+    """Every other error of the client library (mapped to SessionStoreError)."""
+
+    def script(self, source: str) -> Any:
+        raise NotImplementedError
+
+    async def run(self, script: Any, keys: list[str], args: list[Any]) -> Any:
+        raise NotImplementedError
+
+    async def hmget(self, key: str, fields: list[str]) -> list[Any]:
+        raise NotImplementedError
+
+    async def set_get(self, key: str, value: bytes, *, px: int) -> bytes | None:
+        """SET key value PX px GET: the previous value."""
+        raise NotImplementedError
+
+    async def set_nx(self, key: str, value: bytes, *, px: int) -> bool:
+        """SET key value NX PX px: whether it was set (the key was absent)."""
+        raise NotImplementedError
+
+    async def exists(self, key: str) -> bool:
+        raise NotImplementedError
+
+    async def delete(self, key: str) -> None:
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        raise NotImplementedError
+
+
+class _RedisPyCommands(_Commands):
+    """redis-py's ``redis.asyncio.Redis`` (asyncio only)."""
+
+    library = "redis.asyncio"
+    backends = frozenset({"asyncio"})
+    unavailable = (redis_errors.ConnectionError, redis_errors.TimeoutError, redis_errors.ReadOnlyError, OSError)
+    failed = (redis_errors.RedisError,)
+
+    def __init__(self, client: aioredis.Redis) -> None:
+        if client.connection_pool.connection_kwargs.get("decode_responses"):
+            raise InvalidRequestError("client", "must be created with decode_responses=False (the store keeps bytes)")
+        self.client = client
+
+    def script(self, source: str) -> AsyncScript:
+        return self.client.register_script(source)
+
+    async def run(self, script: Any, keys: list[str], args: list[Any]) -> Any:
+        return await script(keys=keys, args=args)
+
+    async def hmget(self, key: str, fields: list[str]) -> list[Any]:
+        return list(await self.client.hmget(key, fields))
+
+    async def set_get(self, key: str, value: bytes, *, px: int) -> bytes | None:
+        previous = await self.client.set(key, value, px=px, get=True)
+        return previous if isinstance(previous, bytes) else None
+
+    async def set_nx(self, key: str, value: bytes, *, px: int) -> bool:
+        return bool(await self.client.set(key, value, px=px, nx=True))
+
+    async def exists(self, key: str) -> bool:
+        return bool(await self.client.exists(key))
+
+    async def delete(self, key: str) -> None:
+        await self.client.delete(key)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+class _CoredisCommands(_Commands):
+    """coredis's ``coredis.Redis`` (anyio-native: asyncio and trio). Its owner enters it (``async with client``)."""
+
+    library = "coredis"
+    backends = frozenset({"asyncio", "trio"})
+
+    def __init__(self, client: Any) -> None:
+        import coredis.exceptions  # only when a coredis client is passed in
+        import coredis.tokens
+
+        if getattr(client, "decode_responses", False):
+            raise InvalidRequestError("client", "must be created with decode_responses=False (the store keeps bytes)")
+        self.client = client
+        self._nx = coredis.tokens.PureToken.NX
+        errors = coredis.exceptions
+        self.unavailable = (
+            errors.ConnectionError,
+            errors.BusyLoadingError,
+            errors.ReadOnlyError,
+            errors.ClusterDownError,
+            errors.TryAgainError,
+            TimeoutError,
+            OSError,
+        )
+        self.failed = (errors.RedisError,)
+
+    def script(self, source: str) -> Any:
+        return self.client.register_script(source)
+
+    async def run(self, script: Any, keys: list[str], args: list[Any]) -> Any:
+        return await script(keys=keys, args=args)
+
+    async def hmget(self, key: str, fields: list[str]) -> list[Any]:
+        return list(await self.client.hmget(key, fields))
+
+    async def set_get(self, key: str, value: bytes, *, px: int) -> bytes | None:
+        previous = await self.client.set(key, value, px=px, get=True)
+        return previous if isinstance(previous, bytes) else None
+
+    async def set_nx(self, key: str, value: bytes, *, px: int) -> bool:
+        return bool(await self.client.set(key, value, px=px, condition=self._nx))
+
+    async def exists(self, key: str) -> bool:
+        return bool(await self.client.exists([key]))
+
+    async def delete(self, key: str) -> None:
+        await self.client.delete([key])
+
+    async def aclose(self) -> None:
+        raise AssertionError("a coredis client is always the caller's")  # pragma: no cover - never owned
+
+
+def _commands_for(client: object) -> _Commands:
+    if isinstance(client, aioredis.Redis):
+        return _RedisPyCommands(client)
+    if type(client).__module__.split(".")[0] == "coredis":
+        import coredis
+
+        if isinstance(client, coredis.Redis):
+            return _CoredisCommands(client)
+    raise InvalidRequestError("client", "must be a redis.asyncio.Redis or a coredis.Redis client")
+
+
 class _RedisStoreBase:
-    """What both Redis stores share: the namespace, the client, error mapping and the asyncio check."""
+    """What both Redis stores share: the namespace, the client, error mapping and the event-loop check."""
 
     _kind = "RedisStore"
 
-    def __init__(self, client: aioredis.Redis, *, namespace: str) -> None:
-        if not isinstance(client, aioredis.Redis):
-            raise InvalidRequestError("client", "must be a redis.asyncio.Redis client")
-        if client.connection_pool.connection_kwargs.get("decode_responses"):
-            raise InvalidRequestError("client", "must be created with decode_responses=False (the store keeps bytes)")
+    def __init__(self, client: aioredis.Redis | coredis.Redis[Any], *, namespace: str) -> None:
+        self._commands = _commands_for(client)
         self._namespace = _check_namespace(namespace)
         self._prefix = "{" + self._namespace + "}:"
         self._client = client
@@ -361,8 +512,8 @@ class _RedisStoreBase:
         return self._namespace
 
     @property
-    def client(self) -> aioredis.Redis:
-        """The underlying ``redis.asyncio.Redis`` client."""
+    def client(self) -> aioredis.Redis | coredis.Redis[Any]:
+        """The underlying client (``redis.asyncio.Redis`` or ``coredis.Redis``)."""
         return self._client
 
     async def __aenter__(self: _StoreT) -> _StoreT:
@@ -380,28 +531,28 @@ class _RedisStoreBase:
         """Close the Redis client when this store created it (``from_url``); a client passed in stays open."""
         if self._owns_client:
             self._owns_client = False
-            await self._client.aclose()
+            await self._commands.aclose()
 
-    def _require_asyncio(self) -> None:
+    def _check_backend(self) -> None:
         try:
             library = sniffio.current_async_library()
         except sniffio.AsyncLibraryNotFoundError:
-            return  # let redis-py report it
-        if library != "asyncio":
+            return  # let the client library report it
+        if library not in self._commands.backends:
             raise SessionStoreError(
-                f"{self._kind} runs on asyncio only (redis.asyncio needs an asyncio event loop), not on {library}; "
-                "use MemorySessionStore there, or run this process under asyncio"
+                f"{self._kind} with a {self._commands.library} client runs on asyncio only, not on {library}; "
+                "on trio pass a coredis client (RedisSessionStore(coredis_client)) or use MemorySessionStore"
             )
 
     async def _run(self, operation: str, call: Any) -> Any:
-        """Await ``call`` (a coroutine) and map redis-py's errors onto the store's."""
+        """Await ``call`` (a coroutine of the client) and map the client library's errors onto the store's."""
         try:
             return await call
-        except (redis_errors.ConnectionError, redis_errors.TimeoutError, redis_errors.ReadOnlyError, OSError) as exc:
+        except self._commands.unavailable as exc:
             raise SessionStoreUnavailableError(
                 f"{self._kind} {operation}: Redis is unavailable ({type(exc).__name__}: {_text(exc)[:200]})"
             ) from exc
-        except redis_errors.RedisError as exc:
+        except self._commands.failed as exc:
             raise SessionStoreError(
                 f"{self._kind} {operation}: Redis refused the command ({type(exc).__name__}: {_text(exc)[:200]})"
             ) from exc
@@ -415,16 +566,16 @@ class RedisSessionStore(_RedisStoreBase):
 
     ``RedisSessionStore.from_url("redis://host:6379/0")`` creates (and :meth:`aclose` closes) its own client: a
     ``BlockingConnectionPool`` of ``max_connections`` with ``timeout`` seconds for connects, replies and a free
-    connection. ``RedisSessionStore(client)`` uses your ``redis.asyncio.Redis`` (``decode_responses=False``),
-    and leaves it open. The rules of every operation are in :mod:`agora_recording._store`; Redis specifics in
-    :mod:`agora_recording.redis._store`.
+    connection. ``RedisSessionStore(client)`` uses your ``redis.asyncio.Redis`` or ``coredis.Redis`` (both with
+    ``decode_responses=False``), and leaves it open. The rules of every operation are in
+    :mod:`agora_recording._store`; Redis specifics in :mod:`agora_recording.redis._store`.
 
     - ``lease``: the default lease (seconds, :data:`~agora_recording._store.DEFAULT_LEASE`); expiry runs on the
       Redis server's clock.
     - ``encode``/``decode``: the data hooks (default JSON); put encryption here to store the ``clientRequest``.
 
-    asyncio only: on trio every call raises :class:`SessionStoreError`. Unreachable Redis:
-    :class:`SessionStoreUnavailableError`.
+    On a redis-py client asyncio only (on trio every call raises :class:`SessionStoreError`); on a coredis client
+    asyncio and trio. Unreachable Redis: :class:`SessionStoreUnavailableError`.
 
     Example::
 
@@ -436,7 +587,7 @@ class RedisSessionStore(_RedisStoreBase):
 
     def __init__(
         self,
-        client: aioredis.Redis,
+        client: aioredis.Redis | coredis.Redis[Any],
         *,
         namespace: str = DEFAULT_NAMESPACE,
         lease: float = DEFAULT_LEASE,
@@ -447,8 +598,8 @@ class RedisSessionStore(_RedisStoreBase):
         self._lease = check_lease(lease)
         self._encode = encode
         self._decode = decode
-        self._scripts: dict[str, AsyncScript] = {
-            name: client.register_script(source)
+        self._scripts: dict[str, Any] = {
+            name: self._commands.script(source)
             for name, source in (
                 ("put", _PUT),
                 ("delete", _DELETE),
@@ -493,8 +644,8 @@ class RedisSessionStore(_RedisStoreBase):
         return f"{self._prefix}{kind}:{name}"
 
     async def _script(self, name: str, keys: Sequence[str], args: Sequence[str | bytes | int]) -> Any:
-        self._require_asyncio()
-        return await self._run(name, self._scripts[name](keys=list(keys), args=[self._prefix, *args]))
+        self._check_backend()
+        return await self._run(name, self._commands.run(self._scripts[name], list(keys), [self._prefix, *args]))
 
     def _record(self, key: str, owner: object, revision: object, ts_ms: object, raw: object) -> SessionRecord:
         """A record from the stored fields (bytes, or integers from a script); SessionStoreDataError if malformed."""
@@ -566,9 +717,9 @@ class RedisSessionStore(_RedisStoreBase):
     async def get(self, key: str) -> SessionRecord | None:
         """The record of ``key``, or ``None``."""
         check_key(key)
-        self._require_asyncio()
+        self._check_backend()
         owner, revision, ts, raw = await self._run(
-            "get", self._client.hmget(self._key("s", key), ["owner", "rev", "ts", "data"])
+            "get", self._commands.hmget(self._key("s", key), ["owner", "rev", "ts", "data"])
         )
         if revision is None:
             return None
@@ -602,17 +753,17 @@ class RedisSessionStore(_RedisStoreBase):
         """Set ``owner``'s lease to ``lease`` (default :attr:`lease`) from now; ``False`` when it had lapsed."""
         check_owner(owner)
         seconds = self._lease if lease is None else check_lease(lease)
-        self._require_asyncio()
+        self._check_backend()
         previous = await self._run(
-            "heartbeat", self._client.set(self._key("lease", owner), b"1", px=_ms(seconds), get=True)
+            "heartbeat", self._commands.set_get(self._key("lease", owner), b"1", px=_ms(seconds))
         )
         return previous is not None
 
     async def is_alive(self, owner: str) -> bool:
         """Whether ``owner``'s lease is running (on the Redis server's clock)."""
         check_owner(owner)
-        self._require_asyncio()
-        return bool(await self._run("is_alive", self._client.exists(self._key("lease", owner))))
+        self._check_backend()
+        return bool(await self._run("is_alive", self._commands.exists(self._key("lease", owner))))
 
     async def release(self, key: str, *, owner: str) -> SessionRecord:
         """Hand ``key`` off (owner ``None``); :class:`SessionNotFoundError`, :class:`SessionOwnershipError`."""
@@ -664,14 +815,18 @@ class RedisDedupeStore(_RedisStoreBase):
 
     Each id is one key ``{namespace}:notice:<id>`` set with ``SET NX PX ttl`` (atomic: of several processes
     receiving the same notice at once, exactly one gets ``False``), expiring after ``ttl`` seconds
-    (:data:`DEFAULT_DEDUPE_TTL`, 24 h). ``from_url`` and the constructor work as for :class:`RedisSessionStore`;
-    asyncio only; unreachable Redis raises :class:`SessionStoreUnavailableError`.
+    (:data:`DEFAULT_DEDUPE_TTL`, 24 h). ``from_url`` and the constructor (redis-py or coredis client) work as for
+    :class:`RedisSessionStore`; unreachable Redis raises :class:`SessionStoreUnavailableError`.
     """
 
     _kind = "RedisDedupeStore"
 
     def __init__(
-        self, client: aioredis.Redis, *, namespace: str = DEFAULT_NAMESPACE, ttl: float = DEFAULT_DEDUPE_TTL
+        self,
+        client: aioredis.Redis | coredis.Redis[Any],
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
+        ttl: float = DEFAULT_DEDUPE_TTL,
     ) -> None:
         super().__init__(client, namespace=namespace)
         self._ttl = _check_seconds(ttl, "ttl")
@@ -710,12 +865,12 @@ class RedisDedupeStore(_RedisStoreBase):
     async def seen_before(self, notice_id: str) -> bool:
         """Record ``notice_id``; ``True`` when it was already recorded (a repeat to skip), ``False`` the first time."""
         key = self._notice_key(notice_id)
-        self._require_asyncio()
-        created = await self._run("seen_before", self._client.set(key, b"1", nx=True, px=_ms(self._ttl)))
+        self._check_backend()
+        created = await self._run("seen_before", self._commands.set_nx(key, b"1", px=_ms(self._ttl)))
         return not created
 
     async def forget(self, notice_id: str) -> None:
         """Drop ``notice_id``, so a resend is handled again (call it when handling the notice failed)."""
         key = self._notice_key(notice_id)
-        self._require_asyncio()
-        await self._run("forget", self._client.delete(key))
+        self._check_backend()
+        await self._run("forget", self._commands.delete(key))
