@@ -348,12 +348,22 @@ def test_construction_checks_its_arguments(redis_server: RedisServer) -> None:
     with pytest.raises(InvalidRequestError) as decoding:
         RedisSessionStore(aioredis.Redis.from_url(redis_server.url, decode_responses=True))
     assert decoding.value.field == "client"
+    with pytest.raises(InvalidRequestError) as not_a_client:
+        RedisDedupeStore(redis_server.url)  # type: ignore[arg-type]
+    assert not_a_client.value.field == "client"
+    coredis = pytest.importorskip("coredis", reason="coredis is not installed")
+    with pytest.raises(InvalidRequestError) as coredis_decoding:
+        RedisSessionStore(coredis.Redis.from_url(redis_server.url, decode_responses=True))
+    assert coredis_decoding.value.field == "client"
     with pytest.raises(InvalidRequestError) as ttl:
         RedisDedupeStore.from_url(redis_server.url, ttl=float("nan"))
     assert ttl.value.field == "ttl"
     store = RedisSessionStore.from_url("redis://:hunter2-password@127.0.0.1:1/0", namespace="n", lease=5)
     assert "hunter2" not in repr(store)
     assert repr(store) == "RedisSessionStore(namespace='n', lease=5.0)"
+    with pytest.raises(InvalidRequestError) as bad_port:
+        RedisSessionStore.from_url("redis://:hunter2-password@127.0.0.1:port/0")
+    assert "hunter2" not in str(bad_port.value)
 
 
 async def test_a_client_passed_in_is_not_closed(redis_server: RedisServer) -> None:

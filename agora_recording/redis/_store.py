@@ -21,8 +21,10 @@ Values: ``data`` goes through the ``encode``/``decode`` hooks (default: JSON). T
 only ever holds ciphertext.
 
 Redis unreachable (refused, reset, timed out, loading, a read-only replica): :class:`SessionStoreUnavailableError`,
-chained to redis-py's error. After such an error (or a cancellation) while a command was in flight the outcome is
-unknown; see :mod:`agora_recording._store` for how to find out.
+chained to the client library's error. After such an error (or a cancellation) while a command was in flight the
+outcome is unknown; see :mod:`agora_recording._store` for how to find out. A coredis client retries timeouts by
+default (``retry_policy``): a retried ``claim_orphans`` whose first run did happen loses that reply, so prefer a
+policy that retries connection errors only, as ``from_url`` does for redis-py.
 
 Clients and event loops. Both stores take either client library, driven through one small internal protocol
 (:class:`_Commands`: a script call, HMGET, SET ... GET, SET NX, EXISTS, DEL):
@@ -346,8 +348,8 @@ def _client_from_url(url: str, *, max_connections: int, timeout: float) -> aiore
             decode_responses=False,
         )
     except ValueError as exc:
-        # redis-py's message names the scheme problem; it never echoes the password.
-        raise InvalidRequestError("url", f"is not a usable Redis URL ({exc})") from exc
+        # Not redis-py's message: a URL can carry a password, and parse errors may quote parts of it.
+        raise InvalidRequestError("url", "must be a valid redis://, rediss:// or unix:// URL") from exc
     return aioredis.Redis.from_pool(pool)
 
 
