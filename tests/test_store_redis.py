@@ -440,7 +440,7 @@ async def recover(url, namespace, owner):
         print(json.dumps(won), flush=True)
 
 async def hold(url, namespace, owner, count):
-    async with RedisSessionStore.from_url(url, namespace=namespace, lease=1.0) as store:
+    async with RedisSessionStore.from_url(url, namespace=namespace, lease=2.0) as store:
         for i in range(count):
             await store.put(f"{owner}/{i}", {"i": i}, owner=owner)
         print("ready", flush=True)
@@ -550,9 +550,9 @@ async def test_concurrent_recovery_by_four_processes_gives_each_orphan_to_exactl
 
 
 async def test_a_worker_killed_with_sigkill_leaves_exactly_its_records_to_recover(redis_server: RedisServer) -> None:
-    """A real process holds 5 records and heartbeats (lease 1 s). While it lives nothing is an orphan; after SIGKILL
-    its lease runs out on Redis' clock and another process's claim_orphans gets exactly its 5 records, leaving a
-    live owner's record and a released one alone."""
+    """A real process holds 5 records and heartbeats (lease 2 s, every 50 ms). While it lives nothing is an orphan;
+    after SIGKILL its lease runs out on Redis' clock and another process's claim_orphans gets exactly its 5 records,
+    leaving a live owner's record and a released one alone."""
     namespace = "crash"
     async with RedisSessionStore.from_url(redis_server.url, namespace=namespace) as store:
         with anyio.fail_after(HANG_GUARD):
