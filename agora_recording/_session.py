@@ -112,6 +112,7 @@ class RecordingSession:
         async with client.session(cname="room1", uid="527841", mode="mix", client_request=request) as rec:
             await rec.wait_until_recording()
             ...  # the recording runs here
+        assert rec.stop_response is not None  # stopped on exit
         print(rec.stop_response.files)
     """
 
