@@ -352,6 +352,8 @@ class RecordingSession:
         try:
             if self._resource_id is None:
                 await self._acquire()
+            if keeper.closing:  # began while acquiring; checked with no await before run() takes the start
+                raise APIConnectionError("the client is closing: no new start is sent", endpoint="start")
         except BaseException:
             self._state = SessionState.ACQUIRED if self._resource_id is not None else SessionState.NEW
             keeper.release(self)
@@ -550,7 +552,7 @@ class RecordingSession:
             return self._stop_response
         pending = self._pending
         if self._state is SessionState.STARTING and pending is not None:
-            await pending.settled.wait()  # the start first: then there is a sid to stop (or nothing to stop)
+            await pending.wait_settled()  # the start first: then there is a sid to stop (or nothing to stop)
             if self._stop_response is not None:  # its starter went away and the client stopped it already
                 return self._stop_response
         self._require("stop", SessionState.RECORDING, SessionState.STOPPING)

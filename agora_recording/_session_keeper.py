@@ -112,6 +112,7 @@ class Exchange(Generic[T]):
         "scope",
         "sent",
         "settled",
+        "settled_event",
         "shielded",
         "waited",
         "what",
@@ -133,7 +134,8 @@ class Exchange(Generic[T]):
         self.shielded = shielded
         self.cancel_unsent = cancel_unsent
         self.done = anyio.Event()  # the work ended
-        self.settled = anyio.Event()  # its outcome was taken by the caller, or handled for it
+        self.settled = False  # its outcome was taken by the caller, or handled for it
+        self.settled_event: anyio.Event | None = None  # created only for someone who waits for that
         self.sent = False
         self.ok = False
         self.cancelled = False
@@ -158,9 +160,22 @@ class Exchange(Generic[T]):
             self.scope.cancel()
         return True
 
+    def settle(self) -> None:
+        """The outcome was taken, or handled: wake whoever waits for that."""
+        self.settled = True
+        if self.settled_event is not None:
+            self.settled_event.set()
+
+    async def wait_settled(self) -> None:
+        """Wait until the outcome was taken by the caller or handled for it (clean-up included)."""
+        if not self.settled:
+            if self.settled_event is None:
+                self.settled_event = anyio.Event()
+            await self.settled_event.wait()
+
     def outcome(self) -> T:
         """The result for the caller (or the work's error); marks the outcome as taken."""
-        self.settled.set()
+        self.settle()
         if self.ok:
             return self.result  # type: ignore[return-value]  # ok means result holds the work's T
         if self.error is not None:
@@ -280,7 +295,7 @@ class Keeper:
             self._abandon(exchange, waiting=waiting)
             if waiting:
                 with anyio.CancelScope(shield=True):
-                    await exchange.settled.wait()
+                    await exchange.wait_settled()
             raise
         return exchange.outcome()
 
@@ -289,7 +304,7 @@ class Keeper:
         exchange.abandoned = True
         exchange.waited = waiting
         exchange.call_off()
-        if exchange.done.is_set() and not exchange.settled.is_set():
+        if exchange.done.is_set() and not exchange.settled:
             # It ended before the caller could take the outcome: handle it in a keeper task (start_soon needs no
             # await, so this runs even under a native cancellation).
             group = self._group or exchange.group
@@ -342,7 +357,7 @@ class Keeper:
                     "agora clean-up after an abandoned %s failed error=%s", exchange.what, type(exc).__name__
                 )
             finally:
-                exchange.settled.set()
+                exchange.settle()
 
     def _enter(self) -> None:
         self._active += 1

@@ -304,3 +304,47 @@ async def test_anyio_and_trio_cancellation_at_random_points_leaves_nothing_runni
         run.check()
         runs.append(run)
     assert _coverage(runs) & {SessionState.STARTING, SessionState.RECORDING}
+
+
+@pytest.mark.anyio
+async def test_a_cancelled_scope_around_async_with_client_still_drains() -> None:
+    """The scope around `async with client` is cancelled while sessions record: the exit drains them shielded."""
+    run = Run(0)
+    async with run.vc.autojump():
+        with anyio.CancelScope() as scope:
+            async with run.client() as client:
+                for i in range(SESSIONS):
+                    await client.session(
+                        cname=f"room{i}", uid="1", mode="mix", client_request=request_for("mix")
+                    ).start()
+                scope.cancel()
+                await run.vc.sleep(1)
+        assert scope.cancelled_caught
+    run.check()
+
+
+def test_the_owner_cancelled_again_while_the_client_drains_still_leaves_nothing_running() -> None:
+    """A second native cancel of the task in `async with client`, while its close drains: the drain finishes."""
+    run = Run(1)
+
+    async def owner(started: asyncio.Event) -> None:
+        async with run.client() as client:
+            for i in range(SESSIONS):
+                await client.session(cname=f"room{i}", uid="1", mode="mix", client_request=request_for("mix")).start()
+            run.fake.inject("stop", kind="delay", delay=1.0, count=SESSIONS)
+            started.set()
+            await asyncio.Event().wait()
+
+    async def main() -> None:
+        async with run.vc.autojump():
+            started = asyncio.Event()
+            task = asyncio.ensure_future(owner(started))
+            await started.wait()
+            task.cancel()  # the drain starts: four stops, each answered 1 s late
+            await run.vc.sleep(0.5)
+            task.cancel()  # again, mid-drain
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+    asyncio.run(main())
+    run.check()
