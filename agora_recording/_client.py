@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import logging
 import random
 import socket
+import types
 import typing
 from collections.abc import Mapping
 from typing import Any, TypeVar
@@ -55,6 +57,7 @@ from agora_recording._session import (
     RecordingSession,
 )
 from agora_recording._session_host import SEND_OBSERVER, TimeoutArg
+from agora_recording._session_keeper import IN_EXCHANGE, Exchange, Keeper
 from agora_recording._version import __version__
 from agora_recording.models._enums import Mode
 from agora_recording.models._requests import (
@@ -237,6 +240,15 @@ class CloudRecordingClient:
         )
         self._in_flight = anyio.CapacityLimiter(max_in_flight)
         self._closed = False
+        self._closing: anyio.Event | None = None  # set once aclose() has finished
+        self._keeper = Keeper()
+
+    def __del__(self) -> None:
+        try:
+            if not self._closed:
+                self._keeper.warn_unclosed()
+        except Exception:
+            pass
 
     def __repr__(self) -> str:
         # getattr: a traceback that records locals may repr a client whose __init__ raised half way.
@@ -248,16 +260,55 @@ class CloudRecordingClient:
     # -- lifecycle --------------------------------------------------------------------------------------------------
 
     async def __aenter__(self) -> CloudRecordingClient:
+        """Open the client's own task group, where starts and stops run (see :meth:`aclose` and the README).
+
+        Enter and leave ``async with client`` in the same task (as ``async with`` does by itself). Without
+        ``async with``, each start and stop gets a task of its own for its duration instead: it still finishes
+        whatever cancels its caller, but the caller then waits for it before its cancellation propagates.
+        """
+        if self._closed or self._keeper.closing:
+            raise APIConnectionError("the client is closed", endpoint="client")
+        await self._keeper.open()
         return self
 
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: types.TracebackType | None
+    ) -> None:
+        try:
+            await self.aclose()
+        finally:
+            await self._keeper.exit()
 
     async def aclose(self) -> None:
-        """Close the HTTP client if this library created it (a caller-supplied one is left open)."""
-        self._closed = True
-        if self._owns_http:
-            await self._http.aclose()
+        """Drain, then close the HTTP client if this library created it (a caller-supplied one is left open).
+
+        Draining: new starts (and every other call but stop) fail at once with :class:`APIConnectionError`; starts
+        not yet sent are called off; starts and stops in flight are waited for; then every session this client
+        started that still records is stopped, in parallel under the rate limiter, each bounded by its
+        ``stop_deadline``, with one WARNING per session stopped here or left running. Sessions handed off with
+        ``to_state()`` (and sessions resumed here from another client's state) are not this client's and keep
+        running. The drain is shielded from cancellation; a native asyncio cancellation of the closing task is
+        re-raised once it is done. Calling ``aclose()`` again waits for the first call to finish.
+        """
+        if self._closing is not None:
+            await self._closing.wait()
+            return
+        self._closing = anyio.Event()
+        try:
+            await self._keeper.drain()
+        finally:
+            self._closed = True
+            try:
+                if self._owns_http:
+                    with anyio.CancelScope(shield=True):
+                        await self._http.aclose()
+            finally:
+                self._closing.set()
+
+    @property
+    def keeper(self) -> Keeper:
+        """Internal: runs this client's start and stop exchanges and owns the sessions it started."""
+        return self._keeper
 
     @property
     def app_id(self) -> str:
@@ -401,7 +452,26 @@ class CloudRecordingClient:
         recording). If the resend answers code 7, :class:`StartOutcomeUnknownError` says a recording runs whose sid
         was never received. A first answer of code 7 raises :class:`AlreadyStartedError`; code 433 raises
         :class:`ResourceExpiredError`.
+
+        The start runs in the client's own task (inside ``async with client``): if the caller is cancelled after
+        the start was sent (natively, or through anyio before the answer), the client waits for the answer and
+        stops the recording it started, with a WARNING; a start cancelled before it was sent is called off.
         """
+        if not IN_EXCHANGE.get():
+            return await self._keeper.run(
+                functools.partial(
+                    self.start,
+                    resource_id=resource_id,
+                    mode=mode,
+                    cname=cname,
+                    uid=uid,
+                    client_request=client_request,
+                    timeout=timeout,
+                    retries=retries,
+                ),
+                what="start",
+                handler=functools.partial(self._orphan_start, mode=mode, cname=cname, uid=uid),
+            )
         mode = check_mode(mode)
         check_non_empty(resource_id, field="resource_id")
         check_start_request(mode, client_request)
@@ -512,13 +582,39 @@ class CloudRecordingClient:
         async_stop: bool = False,
         timeout: TimeoutArg = None,
         retries: int | None = None,
+        retry_window: float | None = None,
     ) -> StopResponse:
         """Stop the recording. Returns the upload status and files.
 
         Agora's 206 code 435 ("no recorded data": nobody sent a stream) is a successful stop with
         ``no_recorded_data=True``. 400 code 49 raises :class:`AlreadyStoppedError`. ``async_stop=True`` answers at
         once instead of waiting (up to about 20 s) for the uploads.
+
+        429s, 5xx and lost answers are retried for ``retry_window`` seconds from the call
+        (:data:`DEFAULT_STOP_DEADLINE`, 180 s, by default), beyond the policy's ``max_retries`` (Agora's answer to a
+        429 is "later", never "no"); ``retries=0`` still turns retries off. The stop runs in the client's own task:
+        a caller cancelled by any means stops waiting (under anyio or trio only before it was sent), and the stop
+        goes on; if it then fails, a WARNING says so.
         """
+        if not IN_EXCHANGE.get():
+            return await self._keeper.run(
+                functools.partial(
+                    self.stop,
+                    resource_id=resource_id,
+                    sid=sid,
+                    mode=mode,
+                    cname=cname,
+                    uid=uid,
+                    async_stop=async_stop,
+                    timeout=timeout,
+                    retries=retries,
+                    retry_window=retry_window,
+                ),
+                what="stop",
+                handler=functools.partial(self._orphan_stop, cname=cname, uid=uid, sid=sid),
+                shielded=True,
+                cancel_unsent=False,
+            )
         mode = check_mode(mode)
         request = StopClientRequest(async_stop=True) if async_stop else StopClientRequest()
         body = self._body(cname, uid, web=mode is Mode.WEB, client_request=request)
@@ -533,7 +629,56 @@ class CloudRecordingClient:
             retries=retries,
             resource_id=resource_id,
             sid=sid,
+            retry_window=DEFAULT_STOP_DEADLINE if retry_window is None else retry_window,
         )
+
+    async def _orphan_start(
+        self, exchange: Exchange[StartResponse], *, mode: Mode | str, cname: str, uid: str | int
+    ) -> None:
+        """A bare start whose caller went away: stop the recording it started (no caller ever got its sid)."""
+        if not exchange.ok or exchange.result is None:
+            if isinstance(exchange.error, (APITimeoutError, StartOutcomeUnknownError)) or (
+                isinstance(exchange.error, APIStatusError) and exchange.error.status_code >= 500
+            ):
+                logger.warning(
+                    "agora start's caller went away and its outcome is unknown; a recording may run "
+                    "cname=%s uid=%s error=%s",
+                    cname,
+                    uid,
+                    type(exchange.error).__name__,
+                )
+            return
+        started = exchange.result
+        logger.warning(
+            "agora start answered after its caller went away; stopping the recording cname=%s uid=%s sid=%s",
+            cname,
+            uid,
+            started.sid,
+        )
+        try:
+            await self.stop(resource_id=started.resource_id, sid=started.sid, mode=mode, cname=cname, uid=uid)
+        except Exception as exc:  # logged: nobody is left to raise it to
+            logger.warning(
+                "agora could not stop a recording whose starter went away cname=%s uid=%s sid=%s error=%s",
+                cname,
+                uid,
+                started.sid,
+                type(exc).__name__,
+            )
+
+    async def _orphan_stop(self, exchange: Exchange[StopResponse], *, cname: str, uid: str | int, sid: str) -> None:
+        """A bare stop whose caller went away: if it failed, say that the recording may still run."""
+        if exchange.error is not None:
+            logger.warning(
+                "agora stop failed after its caller went away; the recording may still run "
+                "cname=%s uid=%s sid=%s error=%s status=%s code=%s",
+                cname,
+                uid,
+                sid,
+                type(exchange.error).__name__,
+                getattr(exchange.error, "status_code", None),
+                getattr(exchange.error, "code", None),
+            )
 
     # -- internals --------------------------------------------------------------------------------------------------
 
@@ -570,9 +715,12 @@ class CloudRecordingClient:
         retries: int | None,
         resource_id: str | None = None,
         sid: str | None = None,
+        retry_window: float | None = None,
     ) -> T:
         if self._closed:
             raise APIConnectionError("the client is closed", endpoint=endpoint)
+        if self._keeper.closing and endpoint != "stop":
+            raise APIConnectionError("the client is closing: only stops are sent now", endpoint=endpoint)
         policy = self._retry
         if retries is not None:
             if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
@@ -594,6 +742,7 @@ class CloudRecordingClient:
                 policy=policy,
                 elapsed=self._clock() - started,
                 rand=self._rng.random,
+                retry_window=retry_window,
             )
 
         while True:
@@ -607,7 +756,7 @@ class CloudRecordingClient:
                     await self._limiter.acquire()
                     # A cancellation that arrived while queued ends the call here, before anything is sent.
                     await anyio.lowlevel.checkpoint_if_cancelled()
-                    if self._closed:
+                    if self._closed or (attempt == 1 and endpoint != "stop" and self._keeper.closing):
                         raise APIConnectionError("the client was closed before the request was sent", endpoint=endpoint)
                     observer = SEND_OBSERVER.get()
                     if observer is not None:
@@ -678,7 +827,8 @@ class CloudRecordingClient:
             if not isinstance(result, BaseException):
                 return result
             error = result
-            if isinstance(error, AlreadyStartedError) and maybe_started:
+            if isinstance(error, AlreadyStartedError) and (maybe_started or attempt > 1):
+                # Code 7 on a resend: one of our earlier attempts was processed, whatever it answered.
                 raise StartOutcomeUnknownError(
                     resource_id=resource_id,
                     endpoint=endpoint,

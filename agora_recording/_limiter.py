@@ -34,7 +34,9 @@ for exact ``rate`` throughput, for example behind a proxy that queues.
 The fast path (a permit is free and nobody waits) reads the clock, compares, appends: no event, no task, no
 lock, and no yield to the event loop. Waiting callers each get one :class:`anyio.Event`, created when they
 start waiting, so a limiter is not bound to an event loop: it can be used by one ``anyio.run`` after another,
-on asyncio or trio. It is not thread-safe: use one limiter from one event loop (thread) at a time.
+on asyncio or trio. Waiters left behind by an event loop that ended (a closed loop never wakes them) are dropped
+by the first caller of the next loop, so they never block it; the grant log and any 429 hold carry over. It is
+not thread-safe: use one limiter from one event loop (thread) at a time.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from typing import Protocol, runtime_checkable
 import anyio
 import anyio.lowlevel
 import attrs
+from anyio.lowlevel import RunVar
 
 from agora_recording._clock import DEFAULT_CLOCK, Clock
 from agora_recording._errors import InvalidRequestError
@@ -158,6 +161,8 @@ class TokenBucket:
         "_hold_until",
         "_holds",
         "_log",
+        "_loop",
+        "_loop_marker",
         "_margin",
         "_n",
         "_per",
@@ -192,6 +197,9 @@ class TokenBucket:
         # Times of the last n grants, oldest first: a new grant needs log[0] + window <= now once it is full.
         self._log: deque[float] = deque(maxlen=self._n)
         self._waiters: deque[_Waiter] = deque()
+        # Which event loop queued the waiters: a RunVar holds a marker per loop, so a new loop finds a new marker.
+        self._loop: RunVar[object] = RunVar("agora_recording_limiter_loop")
+        self._loop_marker: object | None = None
         self._hold_until = -math.inf
         self._granted = 0
         self._waits = 0
@@ -255,7 +263,20 @@ class TokenBucket:
             allowed = max(allowed, log[0] + self._window)
         return allowed - now
 
+    def _drop_dead_waiters(self) -> None:
+        """Forget waiters queued by another (ended) event loop: nothing would ever wake them, or the ones behind."""
+        try:
+            marker = self._loop.get()
+        except LookupError:
+            marker = object()
+            self._loop.set(marker)
+        if marker is not self._loop_marker:
+            self._cancelled += len(self._waiters)
+            self._waiters.clear()
+            self._loop_marker = marker
+
     async def _wait(self, start: float) -> None:
+        self._drop_dead_waiters()
         waiter = _Waiter()
         waiters = self._waiters
         waiters.append(waiter)

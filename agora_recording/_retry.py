@@ -126,15 +126,19 @@ def decide(
     policy: RetryPolicy = DEFAULT_RETRY_POLICY,
     elapsed: float = 0.0,
     rand: Callable[[], float] = random.random,
+    retry_window: float | None = None,
 ) -> Decision:
     """Decide whether attempt number ``attempt`` (1-based) of ``endpoint`` is retried after ``outcome``.
 
     ``elapsed`` is the time since the first attempt (for the 404 failover window); ``rand`` gives the jitter.
+    ``retry_window`` (stop): retryable outcomes are retried past ``max_retries`` for as long as the next attempt
+    starts within ``retry_window`` seconds of the first (``max_retries=0`` still turns every retry off).
     """
     worker_404 = outcome.kind == "status" and outcome.status == 404 and outcome.code == 404
+    windowed = retry_window is not None and policy.max_retries > 0 and not worker_404
     # A worker 404 is bounded by the failover window (Agora: up to 90 s), not by max_retries; max_retries=0 still
     # turns every retry off.
-    if attempt > policy.max_retries and not (worker_404 and policy.max_retries > 0):
+    if attempt > policy.max_retries and not (worker_404 and policy.max_retries > 0) and not windowed:
         return Decision(retry=False, reason="no retries left")
     index = attempt - 1
     delays: tuple[float, ...] | None = None
@@ -178,4 +182,9 @@ def decide(
         delay = max(0.0, delay * (1.0 + policy.jitter * (2.0 * rand() - 1.0)))
     if outcome.kind == "status" and outcome.status == 404:
         delay = min(delay, max(0.0, policy.not_found_window - elapsed))
+    if windowed and attempt > policy.max_retries:
+        assert retry_window is not None
+        if elapsed + delay > retry_window:
+            return Decision(retry=False, reason="retry window over")
+        reason += " (within the retry window)"
     return Decision(retry=True, delay=delay, reason=reason)

@@ -33,6 +33,7 @@ import anyio.lowlevel
 from agora_recording._errors import (
     AlreadyStartedError,
     AlreadyStoppedError,
+    APIConnectionError,
     APIStatusError,
     APITimeoutError,
     InvalidRequestError,
@@ -41,8 +42,9 @@ from agora_recording._errors import (
     SessionStateError,
 )
 from agora_recording._options import RESOURCE_ID_TTL
-from agora_recording._session_guard import SendState, StaleAtSend, check_seconds, guarded
-from agora_recording._session_host import SEND_OBSERVER, SessionHost
+from agora_recording._session_guard import SendState, StaleAtSend, check_seconds, guarded, within
+from agora_recording._session_host import SEND_OBSERVER, SessionHost, TimeoutArg
+from agora_recording._session_keeper import Exchange
 from agora_recording._session_snapshot import decode, encode
 from agora_recording._session_state import SessionState
 from agora_recording._session_verify import DEFAULT_VERIFY_TIMEOUT, check_delays, poll_until_recording
@@ -90,7 +92,12 @@ def _refused(exc: BaseException) -> bool:
         return True
     if isinstance(exc, AlreadyStartedError):
         return False
+    if isinstance(exc, NotFoundError) and exc.worker_not_found:
+        return False  # "failed to find worker": Agora may have acted before its worker went away
     return isinstance(exc, APIStatusError) and 400 <= exc.status_code < 500 and exc.status_code != 429
+
+
+_LIVE = (SessionState.RECORDING, SessionState.STOPPING)
 
 
 class RecordingSession:
@@ -105,6 +112,7 @@ class RecordingSession:
         async with client.session(cname="room1", uid="527841", mode="mix", client_request=request) as rec:
             await rec.wait_until_recording()
             ...  # the recording runs here
+        assert rec.stop_response is not None  # stopped on exit
         print(rec.stop_response.files)
     """
 
@@ -117,6 +125,7 @@ class RecordingSession:
         "_expiry_margin",
         "_last_query",
         "_mode",
+        "_pending",
         "_reacquire",
         "_reacquired",
         "_resource_id",
@@ -133,6 +142,7 @@ class RecordingSession:
         "_use_start_parameter",
         "_verify_on_enter",
         "_verify_timeout",
+        "_verifying",
     )
 
     def __init__(
@@ -184,6 +194,8 @@ class RecordingSession:
         self._reacquired = 0
         self._update_lock: anyio.Lock | None = None
         self._stop_lock: anyio.Lock | None = None
+        self._pending: Exchange[StartResponse] | None = None  # the start exchange, for a stop() that waits for it
+        self._verifying: list[anyio.CancelScope] | None = None  # wait_until_recording() calls to end on stop
 
     def __repr__(self) -> str:
         return (
@@ -317,11 +329,13 @@ class RecordingSession:
 
         The five-minute guard is checked when the start is about to be sent (after any wait for the rate limiter):
         a resourceId older than five minutes minus ``expiry_margin`` is replaced first (or, with
-        ``reacquire=False``, :class:`ResourceExpiredError` is raised without sending). Once sent, the start is
-        shielded from cancellation and bounded by ``start_deadline``; if the task was cancelled meanwhile, the new
-        recording is stopped and the cancellation re-raised. A start cancelled before it was sent leaves the
-        session as it was (``acquired``). Concurrent calls: the first one starts, the others raise
-        :class:`SessionStateError`.
+        ``reacquire=False``, :class:`ResourceExpiredError` is raised without sending). The start runs in the
+        client's own task (see :meth:`CloudRecordingClient.__aenter__`); once sent it is bounded by
+        ``start_deadline``. A caller cancelled through anyio or trio after the send waits for the answer, the new
+        recording is stopped and the cancellation re-raised; a caller cancelled natively (``task.cancel()``,
+        ``asyncio.timeout``, ...) stops waiting at once and the client stops the recording when the answer comes
+        (a WARNING says so). A start cancelled before it was sent leaves the session as it was (``acquired``).
+        Concurrent calls: the first one starts, the others raise :class:`SessionStateError`.
         """
         self._require("start", SessionState.NEW, SessionState.ACQUIRED)
         if client_request is not None:
@@ -329,30 +343,83 @@ class RecordingSession:
         request = client_request if client_request is not None else self._client_request
         if request is None:
             raise InvalidRequestError("client_request", "start needs a ClientRequest (give it here or to session())")
+        keeper = self._client.keeper
+        if keeper.closing:
+            raise APIConnectionError("the client is closing: no new start is sent", endpoint="start")
         self._client_request = request
         self._state = SessionState.STARTING  # taken before the first await: a concurrent start() is refused
-        sent = SendState()
+        keeper.own(self)
         try:
             if self._resource_id is None:
                 await self._acquire()
-            response = await self._start_with_guard(request, sent)
-        except BaseException as exc:
-            # Nothing sent: back to ACQUIRED (or NEW). FAILED only when Agora clearly refused the start; anything
-            # else (a lost or unreadable answer, 5xx, code 7, a native cancellation) may hide a running recording.
-            if not sent.sent:
-                self._state = SessionState.ACQUIRED if self._resource_id is not None else SessionState.NEW
-            else:
-                self._state = SessionState.FAILED if _refused(exc) else SessionState.UNKNOWN
+            if keeper.closing:  # began while acquiring; checked with no await before run() takes the start
+                raise APIConnectionError("the client is closing: no new start is sent", endpoint="start")
+        except BaseException:
+            self._state = SessionState.ACQUIRED if self._resource_id is not None else SessionState.NEW
+            keeper.release(self)
             raise
-        self._sid = response.sid
-        self._started_at = self._client.clock()
-        self._state = SessionState.RECORDING
+        response = await keeper.run(
+            functools.partial(self._start_work, request),
+            what="start",
+            handler=self._start_abandoned,
+            created=self._set_pending,
+        )
         try:
             await anyio.lowlevel.checkpoint_if_cancelled()
         except anyio.get_cancelled_exc_class() as exc:
             await self._stop_shielded(exc)
             raise
         return response
+
+    def _set_pending(self, exchange: Exchange[StartResponse]) -> None:
+        self._pending = exchange
+
+    async def _start_work(self, request: ClientRequest) -> StartResponse:
+        """The start exchange, run by the client's keeper: every state change of a start happens here."""
+        sent = SendState()
+        try:
+            response = await self._start_with_guard(request, sent)
+        except BaseException as exc:
+            # Nothing sent: back to ACQUIRED (or NEW). FAILED only when Agora clearly refused the start; anything
+            # else (a lost or unreadable answer, 5xx, code 7, a worker 404, a cancellation) may hide a recording.
+            if not sent.sent:
+                self._state = SessionState.ACQUIRED if self._resource_id is not None else SessionState.NEW
+            else:
+                self._state = SessionState.FAILED if _refused(exc) else SessionState.UNKNOWN
+            if self._state is not SessionState.UNKNOWN:
+                self._client.keeper.release(self)
+            raise
+        self._sid = response.sid
+        self._started_at = self._client.clock()
+        self._state = SessionState.RECORDING
+        return response
+
+    async def _start_abandoned(self, exchange: Exchange[StartResponse]) -> None:
+        """The start's caller went away before taking its answer: stop what it started, or say what may run."""
+        if self._state in _LIVE:
+            try:
+                await self._stop_locked(async_stop=False)
+            except Exception as exc:  # logged; nobody is left to raise it to
+                self._stop_error = exc
+                self._warn("could not stop a recording whose starter went away", exc)
+            else:
+                if not exchange.waited:
+                    self._warn("stopped a recording whose starter went away before the answer")
+        elif self._state is SessionState.UNKNOWN:
+            self._warn("the start's caller went away and its outcome is unknown; a recording may run", exchange.error)
+
+    def _warn(self, what: str, exc: BaseException | None = None) -> None:
+        logger.warning(
+            "agora session %s cname=%s uid=%s sid=%s resource_id=%s error=%s status=%s code=%s",
+            what,
+            self._cname,
+            self._uid,
+            self._sid,
+            self._resource_id,
+            type(exc).__name__ if exc is not None else None,
+            getattr(exc, "status_code", None),
+            getattr(exc, "code", None),
+        )
 
     def _stale(self) -> bool:
         age = self.resource_age
@@ -409,25 +476,47 @@ class RecordingSession:
         if self._stale():
             raise StaleAtSend()
 
-    async def query(self) -> QueryResponse:
-        """Query the recording (state RECORDING or STOPPING). Updates ``last_status``."""
+    async def query(self, *, timeout: TimeoutArg = None, retries: int | None = None) -> QueryResponse:
+        """Query the recording (state RECORDING or STOPPING). Updates ``last_status``.
+
+        ``timeout`` and ``retries`` override the client's for this call.
+        """
         self._require("query", SessionState.RECORDING, SessionState.STOPPING)
         resource_id, sid = self._ids()
-        response = await self._client.query(resource_id=resource_id, sid=sid, mode=self._mode)
+        response = await self._client.query(
+            resource_id=resource_id, sid=sid, mode=self._mode, timeout=timeout, retries=retries
+        )
         self._last_query = response
         return response
 
-    async def update(self, client_request: UpdateClientRequest) -> UpdateResponse:
-        """Update subscriptions, pause/resume (web), the CDN address or storage credentials. Calls are serialised."""
-        return await self._serialised("update", self._client.update, client_request)
+    async def update(
+        self, client_request: UpdateClientRequest, *, timeout: TimeoutArg = None, retries: int | None = None
+    ) -> UpdateResponse:
+        """Update subscriptions, pause/resume (web), the CDN address or storage credentials. Calls are serialised.
 
-    async def update_layout(self, client_request: UpdateLayoutClientRequest) -> UpdateLayoutResponse:
-        """Replace the mixed layout (mix mode only). Serialised with :meth:`update`."""
+        ``timeout`` and ``retries`` override the client's for this call.
+        """
+        return await self._serialised("update", self._client.update, client_request, timeout, retries)
+
+    async def update_layout(
+        self, client_request: UpdateLayoutClientRequest, *, timeout: TimeoutArg = None, retries: int | None = None
+    ) -> UpdateLayoutResponse:
+        """Replace the mixed layout (mix mode only). Serialised with :meth:`update`.
+
+        ``timeout`` and ``retries`` override the client's for this call.
+        """
         if self._mode is not Mode.MIX:
             raise InvalidRequestError("mode", f"updateLayout is supported only in mix mode, not {self._mode.value}")
-        return await self._serialised("update the layout", self._client.update_layout, client_request)
+        return await self._serialised("update the layout", self._client.update_layout, client_request, timeout, retries)
 
-    async def _serialised(self, action: str, call: Callable[..., Awaitable[T]], client_request: Any) -> T:
+    async def _serialised(
+        self,
+        action: str,
+        call: Callable[..., Awaitable[T]],
+        client_request: Any,
+        timeout: TimeoutArg,
+        retries: int | None,
+    ) -> T:
         """One update at a time per session: Agora asks to wait for each answer before the next update."""
         self._require(action, SessionState.RECORDING)
         if self._update_lock is None:
@@ -442,19 +531,47 @@ class RecordingSession:
                 cname=self._cname,
                 uid=self._uid,
                 client_request=client_request,
+                timeout=timeout,
+                retries=retries,
             )
 
-    async def stop(self, *, async_stop: bool = False) -> StopResponse:
+    async def stop(
+        self, *, async_stop: bool = False, timeout: TimeoutArg = None, retries: int | None = None
+    ) -> StopResponse:
         """Stop the recording; idempotent, and concurrent calls share one stop.
 
-        Once the stop request is sent it is shielded from cancellation and bounded by ``stop_deadline``; the wait
-        for a rate-limit permit before it is bounded by ``stop_deadline`` too (on the real clock). Code 49 (already
-        stopping) or a 404 that outlasts Agora's failover window mean stopped: the result has
-        ``already_stopped=True``. Nothing was recorded (code 435): ``no_recorded_data=True``.
+        The stop runs in the client's own task: a caller cancelled by any means stops waiting (under anyio or trio
+        only before the stop was sent) and the stop goes on. A stop called while the start is in flight waits for
+        it, then stops. Once sent, the stop is bounded by ``stop_deadline``, and it retries 429s, 5xx and lost
+        answers until that deadline; the wait for a rate-limit permit before it is bounded by ``stop_deadline``
+        too (on the real clock). Code 49 (already stopping) or a 404 that outlasts Agora's failover window mean
+        stopped: the result has ``already_stopped=True``. Nothing was recorded (code 435):
+        ``no_recorded_data=True``. ``timeout`` (per attempt) and ``retries`` override the client's.
         """
         if self._state is SessionState.STOPPED and self._stop_response is not None:
             return self._stop_response
+        pending = self._pending
+        if self._state is SessionState.STARTING and pending is not None:
+            await pending.wait_settled()  # the start first: then there is a sid to stop (or nothing to stop)
+            if self._stop_response is not None:  # its starter went away and the client stopped it already
+                return self._stop_response
         self._require("stop", SessionState.RECORDING, SessionState.STOPPING)
+        return await self._client.keeper.run(
+            functools.partial(self._stop_locked, async_stop=async_stop, timeout=timeout, retries=retries),
+            what="stop",
+            handler=self._stop_abandoned,
+            cancel_unsent=False,
+        )
+
+    async def _stop_abandoned(self, exchange: Exchange[StopResponse]) -> None:
+        if exchange.error is not None:
+            self._stop_error = exchange.error
+            self._warn("stop failed after its caller went away; the recording may still run", exchange.error)
+
+    async def _stop_locked(
+        self, *, async_stop: bool, timeout: TimeoutArg = None, retries: int | None = None
+    ) -> StopResponse:
+        """The stop exchange (one at a time per session), bounded by ``stop_deadline`` from its first send."""
         if self._stop_lock is None:
             self._stop_lock = anyio.Lock()
         async with self._stop_lock:
@@ -465,7 +582,7 @@ class RecordingSession:
             response = await guarded(
                 self._client.sleep,
                 self._stop_deadline,
-                functools.partial(self._stop, async_stop=async_stop),
+                functools.partial(self._stop, async_stop=async_stop, timeout=timeout, retries=retries),
                 sent=sent,
                 shield=False,
                 queue_limit=self._stop_deadline,
@@ -480,9 +597,22 @@ class RecordingSession:
                 )
             return response
 
-    async def _stop(self, *, async_stop: bool) -> StopResponse:
+    async def _stop_for_owner(self) -> None:
+        """The client's drain: stop, bounded by ``stop_deadline`` as a whole (queueing included); raise on failure."""
+        if self._state not in _LIVE:
+            return
+        response = await within(
+            self._client.sleep, self._stop_deadline, functools.partial(self._stop_locked, async_stop=False)
+        )
+        if response is None:
+            raise APITimeoutError(
+                f"the stop did not finish within stop_deadline={self._stop_deadline:.0f} s", endpoint="stop"
+            )
+
+    async def _stop(self, *, async_stop: bool, timeout: TimeoutArg, retries: int | None) -> StopResponse:
         resource_id, sid = self._ids()
         self._state = SessionState.STOPPING
+        self._interrupt_verification()
         try:
             response = await self._client.stop(
                 resource_id=resource_id,
@@ -491,6 +621,9 @@ class RecordingSession:
                 cname=self._cname,
                 uid=self._uid,
                 async_stop=async_stop,
+                timeout=timeout,
+                retries=retries,
+                retry_window=self._stop_deadline,
             )
         except AlreadyStoppedError:
             response = StopResponse(resource_id=self._resource_id, sid=self._sid, already_stopped=True)
@@ -505,6 +638,7 @@ class RecordingSession:
             raise
         self._stop_response = response
         self._state = SessionState.STOPPED
+        self._client.keeper.release(self)
         logger.info(
             "agora session stopped mode=%s already_stopped=%s no_recorded_data=%s",
             self._mode.value,
@@ -514,12 +648,13 @@ class RecordingSession:
         return response
 
     async def _stop_shielded(self, original: BaseException | None = None) -> None:
-        """Stop after a failure or cancellation; never raises (the original error matters more).
+        """Stop after a failure or cancellation; never raises an error (the original one matters more).
 
         If the stop fails, ``stop_error`` keeps why, and the original exception gets a note saying the recording
-        may still run, so the caller who sees only the original error still learns it.
+        may still run, so the caller who sees only the original error still learns it. A start still in flight
+        (its caller was cancelled natively) is stopped by the client when its answer comes.
         """
-        if self._state not in (SessionState.RECORDING, SessionState.STOPPING):
+        if self._state not in _LIVE:
             return
         with anyio.CancelScope(shield=True):
             try:
@@ -531,13 +666,7 @@ class RecordingSession:
                         f"agora-recording: stopping the recording (sid {self._sid}) also failed: {exc}; "
                         "it may still be running (see RecordingSession.stop_error)"
                     )
-                logger.warning(
-                    "agora session cleanup stop failed mode=%s error=%s status=%s code=%s",
-                    self._mode.value,
-                    type(exc).__name__,
-                    getattr(exc, "status_code", None),
-                    getattr(exc, "code", None),
-                )
+                self._warn("cleanup stop failed; the recording may still run", exc)
 
     async def wait_until_recording(
         self,
@@ -549,25 +678,39 @@ class RecordingSession:
         """Confirm the start as Agora recommends: query from ``first_delay`` s after start, backing off by
         ``delays``, until status 4 or 5. A 404, 5xx or lost answer meanwhile is treated as transient (Agora's
         failover takes up to 90 s). Raises :class:`RecordingFailedError` on status 20, on a status past 5 (the
-        recording exited), or when ``timeout`` seconds after start pass without status 4 or 5.
+        recording exited), or when ``timeout`` seconds after start pass without status 4 or 5. If the session is
+        stopped meanwhile (by any task, or by the client's close), it raises :class:`SessionStateError` at once.
         """
         self._require("verify", SessionState.RECORDING)
         timeout = check_seconds(timeout, "timeout")
         check_delays(delays)
         first_delay = check_seconds(first_delay, "first_delay")
         resource_id, sid = self._ids()
-        return await poll_until_recording(
-            self._client,
-            resource_id=resource_id,
-            sid=sid,
-            mode=self._mode,
-            started_at=self._started_at if self._started_at is not None else self._client.clock(),
-            timeout=timeout,
-            first_delay=first_delay,
-            delays=delays,
-            on_query=self._keep_query,
-            last_status=lambda: self.last_status,
-        )
+        scope = anyio.CancelScope()
+        if self._verifying is None:
+            self._verifying = []
+        self._verifying.append(scope)
+        try:
+            with scope:
+                return await poll_until_recording(
+                    self._client,
+                    resource_id=resource_id,
+                    sid=sid,
+                    mode=self._mode,
+                    started_at=self._started_at if self._started_at is not None else self._client.clock(),
+                    timeout=timeout,
+                    first_delay=first_delay,
+                    delays=delays,
+                    on_query=self._keep_query,
+                    last_status=lambda: self.last_status,
+                )
+        finally:
+            self._verifying.remove(scope)
+        raise SessionStateError(f"the session was stopped while waiting for it to record (state {self._state.value!r})")
+
+    def _interrupt_verification(self) -> None:
+        for scope in self._verifying or ():
+            scope.cancel()
 
     def _keep_query(self, response: QueryResponse) -> None:
         self._last_query = response
@@ -588,7 +731,7 @@ class RecordingSession:
         if exc is not None:
             await self._stop_shielded(exc)
             return
-        if self._state in (SessionState.RECORDING, SessionState.STOPPING):
+        if self._state in _LIVE:
             # Shielded as a whole: a cancellation that arrives while the stop waits for its permit must not skip
             # it. Its errors still propagate (the body succeeded, so the stop's outcome is the news).
             with anyio.CancelScope(shield=True):
@@ -601,7 +744,11 @@ class RecordingSession:
 
         Rebuild it with :meth:`CloudRecordingClient.resume_session`. The clientRequest is not included (it holds
         storage keys); pass it to ``resume_session`` if the resumed session has yet to start.
+
+        Taking a snapshot hands the session off: this client no longer owns it, so closing the client leaves the
+        recording running for whoever resumes the snapshot.
         """
+        self._client.keeper.release(self)
         return encode(
             app_id=self._client.app_id,
             mode=self._mode.value,

@@ -4,7 +4,7 @@
 the first send on it is shielded from cancellation and bounded by a deadline, so a request that may have reached
 Agora is always answered or timed out, never abandoned half-way. The deadline starts at the send: time spent
 queued behind the rate limiter does not count, so a request that never left is never reported as "may have
-started". The first send is observed through :data:`~agora_recording._session_host.SEND_OBSERVER`.
+started". The first send is observed through :data:`~agora_recording._session_keeper.SEND_OBSERVER`.
 
 This module knows nothing of sessions: it takes the work as a coroutine function and reports through
 :class:`SendState` whether anything may have left.
@@ -20,9 +20,9 @@ from anyio.abc import TaskGroup
 
 from agora_recording._errors import InvalidRequestError, ResourceExpiredError
 from agora_recording._limiter import Sleep
-from agora_recording._session_host import SEND_OBSERVER
+from agora_recording._session_keeper import SEND_OBSERVER
 
-__all__ = ["SendState", "StaleAtSend", "check_seconds", "guarded"]
+__all__ = ["SendState", "StaleAtSend", "check_seconds", "guarded", "within"]
 
 T = TypeVar("T")
 
@@ -85,11 +85,15 @@ async def guarded(
                 return
             scope.cancel()
 
+        previous = SEND_OBSERVER.get()  # the keeper's: it shields the whole exchange from the first send on
+
         def on_send() -> None:
             nonlocal armed
             if before_send is not None:
                 before_send()
             sent.sent = True
+            if previous is not None:
+                previous()
             if armed:
                 return
             armed = True
@@ -116,6 +120,38 @@ async def guarded(
                         tg.cancel_scope.cancel()
         finally:
             SEND_OBSERVER.reset(token)
+    if error is not None:
+        raise error
+    return result[0] if result else None
+
+
+async def within(sleep: Sleep, seconds: float, work: Callable[[], Awaitable[T]]) -> T | None:
+    """Run ``work()`` shielded from cancellation, cut short after ``seconds`` on ``sleep``'s clock (``None`` then).
+
+    For the client's drain: the whole stop, queueing included, is bounded, and nothing outside can cancel it.
+    """
+    if sleep is anyio.sleep:
+        with anyio.move_on_after(seconds, shield=True):
+            return await work()
+        return None
+    result: list[T] = []
+    error: BaseException | None = None
+    with anyio.CancelScope(shield=True) as scope:
+
+        async def watchdog() -> None:
+            await sleep(seconds)
+            scope.cancel()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(watchdog)
+            try:
+                result.append(await work())
+            except anyio.get_cancelled_exc_class():
+                raise
+            except BaseException as exc:  # re-raised below, outside the task group (no exception group)
+                error = exc
+            finally:
+                tg.cancel_scope.cancel()
     if error is not None:
         raise error
     return result[0] if result else None

@@ -5,24 +5,25 @@ needs and nothing more: the App ID (for hand-off snapshots), the clock and sleep
 verification polling) and the endpoint calls that act on one recording. :class:`~agora_recording.CloudRecordingClient`
 satisfies it structurally; a test can pass anything else that does.
 
-:data:`SEND_OBSERVER` is the other half of the seam: the client calls the observer set in the calling task's
-context right before each HTTP attempt leaves (after its rate-limit permit), so the session starts its deadlines
-and shields at the first send, not while the request is queued.
+:data:`SEND_OBSERVER` (defined with the keeper, its first reader, and re-exported here) is the other half of the
+seam: the client calls the observer set in the calling task's context right before each HTTP attempt leaves (after
+its rate-limit permit), so the keeper and the session start their shields and deadlines at the first send, not
+while the request is queued. The ``keeper`` (:class:`~agora_recording._session_keeper.Keeper`) runs the exchanges
+that can start or stop a recording in the client's own task and owns the sessions the client started.
 
-Dependencies: this module imports models, the clock and the limiter's ``Sleep`` type; the client and the session
-import it, and it imports neither.
+Dependencies: this module imports models, the clock, the limiter's ``Sleep`` type and the keeper; the client and
+the session import it, and it imports neither.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextvars import ContextVar
 from typing import Protocol
 
 import httpx
 
 from agora_recording._clock import Clock
 from agora_recording._limiter import Sleep
+from agora_recording._session_keeper import SEND_OBSERVER, Keeper
 from agora_recording.models._enums import Mode
 from agora_recording.models._requests import (
     AcquireClientRequest,
@@ -44,12 +45,6 @@ __all__ = ["SEND_OBSERVER", "SessionHost", "TimeoutArg"]
 TimeoutArg = float | httpx.Timeout | None
 """A per-call timeout: seconds, an :class:`httpx.Timeout`, or ``None`` for the client's default."""
 
-SEND_OBSERVER: ContextVar[Callable[[], None] | None] = ContextVar("agora_recording_send_observer", default=None)
-"""Called (in the calling task's context) right before each HTTP attempt is sent, after its rate-limit permit.
-
-RecordingSession uses it to start its start/stop deadlines and shields at the first send, not while queued. The
-observer may raise to refuse the send (the five-minute guard does); the exception propagates out of the call."""
-
 
 class SessionHost(Protocol):
     """What a :class:`~agora_recording.RecordingSession` needs from its client: nothing beyond this."""
@@ -67,6 +62,11 @@ class SessionHost(Protocol):
     @property
     def sleep(self) -> Sleep:
         """The sleep that pairs with ``clock`` (virtual in tests)."""
+        ...
+
+    @property
+    def keeper(self) -> Keeper:
+        """Runs the client's start and stop exchanges and owns the sessions it started (``_session_keeper``)."""
         ...
 
     async def acquire(
@@ -128,6 +128,7 @@ class SessionHost(Protocol):
         async_stop: bool = False,
         timeout: TimeoutArg = None,
         retries: int | None = None,
+        retry_window: float | None = None,
     ) -> StopResponse:
         """Stop the recording."""
         ...

@@ -450,3 +450,37 @@ def test_limiter_is_not_bound_to_an_event_loop() -> None:
     anyio.run(burst, backend="trio")
     assert vc() == 3.0
     assert limiter.stats.granted == 8
+
+
+_TASKS_OF_DEAD_LOOPS: list[object] = []
+"""Tasks stranded in a closed loop, kept referenced for the whole test session: in real life the limiter's own
+waiter events keep such tasks alive, so they are never garbage-collected (and never clean up after themselves)."""
+
+
+def test_waiters_left_by_a_closed_event_loop_never_block_the_next_loop() -> None:
+    """A loop closed while callers waited in the shared limiter (their tasks never cancelled): the next
+    `asyncio.run` in the same process is granted permits instead of queueing behind the dead waiters forever."""
+    import asyncio
+
+    limiter = TokenBucket(1, 0.05, margin=0.0)
+    loop = asyncio.new_event_loop()
+    try:
+
+        async def first() -> None:
+            await limiter.acquire()  # takes the only permit of this window
+            for _ in range(2):  # one waits for the window, one behind it for its turn; the loop closes under them
+                _TASKS_OF_DEAD_LOOPS.append(loop.create_task(limiter.acquire()))
+            await asyncio.sleep(0.01)
+
+        loop.run_until_complete(first())
+        assert limiter.waiting == 2
+    finally:
+        loop.close()
+
+    async def second() -> None:
+        for _ in range(3):
+            await asyncio.wait_for(limiter.acquire(), timeout=5.0)  # without the fix: a hang, then TimeoutError
+
+    asyncio.run(second())
+    assert limiter.waiting == 0
+    assert limiter.stats.granted == 4
