@@ -125,15 +125,21 @@ async def _native(run: Run, mechanism: str) -> None:
                 _propagated(run, outcomes, asyncio.CancelledError)
             elif mechanism == "asyncio.timeout":
                 loop = asyncio.get_running_loop()
-                timeouts: list[asyncio.Timeout] = []
+                timeouts: dict[int, asyncio.Timeout] = {}
 
                 async def timed(i: int) -> None:
                     async with asyncio.timeout(None) as cm:
-                        timeouts.append(cm)
+                        timeouts[i] = cm
                         await run.lifecycle(client, i)
 
                 tasks = [asyncio.ensure_future(timed(i)) for i in range(SESSIONS)]
-                await run.at_cancel_time(lambda: [cm.reschedule(loop.time()) for cm in timeouts])
+
+                def expire() -> None:  # a task not done is still inside its timeout block (it exits as it ends)
+                    for i, cm in timeouts.items():
+                        if not tasks[i].done():
+                            cm.reschedule(loop.time())
+
+                await run.at_cancel_time(expire)
                 outcomes = await asyncio.gather(*tasks, return_exceptions=True)
                 _propagated(run, outcomes, TimeoutError)
             elif mechanism == "asyncio.wait_for":
