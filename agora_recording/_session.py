@@ -4,20 +4,21 @@ The states and their diagram are in :mod:`agora_recording._session_state`; the p
 beside it, one concept each:
 
 * ``_session_host``: :class:`SessionHost`, the narrow seam to the client (the session never imports the client);
+* ``_session_keeper``: the client's custody of starts and stops (they run in the client's own tasks) and of the
+  sessions it started (drained when it closes);
+* ``_session_resource``: acquire, the five-minute guard and sending start with a fresh resourceId;
 * ``_session_guard``: deadlines and shields for the exchanges that can start or stop a recording;
 * ``_session_verify``: polling until Agora reports the recording as recording;
 * ``_session_snapshot``: the hand-off format of :meth:`RecordingSession.to_state` / ``from_state``.
 
 Rules this module keeps:
 
-* The five-minute guard: a resourceId older than ``RESOURCE_ID_TTL - expiry_margin`` on the client's clock is
-  replaced by a fresh acquire before start (counted in ``reacquired``); with ``reacquire=False`` start raises
-  :class:`ResourceExpiredError` without sending. If Agora answers code 433 anyway, the session re-acquires once.
-* ``start()`` runs shielded from cancellation (bounded by ``start_deadline``): a cancellation that arrives while
-  the start is in flight lets it finish, then stops the recording and re-raises the cancellation.
-* ``stop()`` is idempotent, shielded and bounded by ``stop_deadline``: code 49, or a 404 when the task is gone,
-  means stopped (``StopResponse.already_stopped``).
+* ``start()`` and ``stop()`` run as keeper exchanges: whatever cancels the caller, a start once sent finishes
+  (bounded by ``start_deadline``) and a recording whose starter went away is stopped; a stop always finishes.
+* ``stop()`` is idempotent and bounded by ``stop_deadline``: code 49, or a 404 when the task is gone, means
+  stopped (``StopResponse.already_stopped``); ``stop()`` during an in-flight start waits for it first.
 * ``async with client.session(...) as rec:`` acquires and starts on entry and always stops on exit.
+* Every path that leaves a recording running after its owner stopped caring logs a WARNING.
 """
 
 from __future__ import annotations
@@ -42,13 +43,14 @@ from agora_recording._errors import (
     SessionStateError,
 )
 from agora_recording._options import RESOURCE_ID_TTL
-from agora_recording._session_guard import SendState, StaleAtSend, check_seconds, guarded, within
-from agora_recording._session_host import SEND_OBSERVER, SessionHost, TimeoutArg
+from agora_recording._session_guard import SendState, check_seconds, guarded, within
+from agora_recording._session_host import SessionHost, TimeoutArg
 from agora_recording._session_keeper import Exchange
+from agora_recording._session_resource import ResourceSide
 from agora_recording._session_snapshot import decode, encode
 from agora_recording._session_state import SessionState
 from agora_recording._session_verify import DEFAULT_VERIFY_TIMEOUT, check_delays, poll_until_recording
-from agora_recording.models._enums import Mode, RecordingStatus, Scene
+from agora_recording.models._enums import Mode, RecordingStatus
 from agora_recording.models._requests import (
     AcquireClientRequest,
     ClientRequest,
@@ -100,7 +102,7 @@ def _refused(exc: BaseException) -> bool:
 _LIVE = (SessionState.RECORDING, SessionState.STOPPING)
 
 
-class RecordingSession:
+class RecordingSession(ResourceSide):
     """One recording: acquire -> start -> (query / update / update_layout)* -> stop.
 
     Create it with :meth:`CloudRecordingClient.session` (or rebuild one with
@@ -118,7 +120,6 @@ class RecordingSession:
 
     __slots__ = (
         "_acquire_request",
-        "_acquired_at",
         "_client",
         "_client_request",
         "_cname",
@@ -127,8 +128,6 @@ class RecordingSession:
         "_mode",
         "_pending",
         "_reacquire",
-        "_reacquired",
-        "_resource_id",
         "_sid",
         "_start_deadline",
         "_started_at",
@@ -260,11 +259,6 @@ class RecordingSession:
         """How many times the session replaced its resourceId (five-minute guard or code 433)."""
         return self._reacquired
 
-    @property
-    def resource_age(self) -> float | None:
-        """Seconds since acquire was sent, on the client's clock."""
-        return None if self._acquired_at is None else self._client.clock() - self._acquired_at
-
     # -- lifecycle --------------------------------------------------------------------------------------------------
 
     def _ids(self) -> tuple[str, str]:
@@ -277,23 +271,6 @@ class RecordingSession:
             names = ", ".join(s.value for s in allowed)
             raise SessionStateError(f"cannot {action} in state {self._state.value!r} (allowed: {names})")
 
-    def _acquire_body(self) -> AcquireClientRequest:
-        base = self._acquire_request or AcquireClientRequest()
-        changes: dict[str, Any] = {}
-        if self._mode is Mode.WEB and base.scene is None:
-            changes["scene"] = Scene.WEB
-        if self._use_start_parameter and base.start_parameter is None:
-            changes["start_parameter"] = self._client_request
-        if not changes:
-            return base
-        return AcquireClientRequest(
-            resource_expired_hour=base.resource_expired_hour,
-            scene=changes.get("scene", base.scene),
-            region=base.region,
-            exclude_resource_ids=base.exclude_resource_ids,
-            start_parameter=changes.get("start_parameter", base.start_parameter),
-        )
-
     async def acquire(self) -> AcquireResponse:
         """Get a resourceId. Allowed in state NEW or ACQUIRED (replaces the current one)."""
         self._require("acquire", SessionState.NEW, SessionState.ACQUIRED)
@@ -301,28 +278,6 @@ class RecordingSession:
         if self._state is SessionState.NEW:
             self._state = SessionState.ACQUIRED
         return response
-
-    async def _acquire(self) -> AcquireResponse:
-        sent_at: list[float] = []
-
-        def on_send() -> None:  # the resourceId's age counts from the send, not from any wait for a permit
-            sent_at.append(self._client.clock())
-
-        token = SEND_OBSERVER.set(on_send)
-        try:
-            response = await self._client.acquire(
-                cname=self._cname, uid=self._uid, client_request=self._acquire_body(), web=self._mode is Mode.WEB
-            )
-        finally:
-            SEND_OBSERVER.reset(token)
-        self._resource_id = response.resource_id
-        self._acquired_at = sent_at[-1] if sent_at else self._client.clock()
-        return response
-
-    async def _refresh_resource(self, why: str) -> None:
-        self._reacquired += 1
-        logger.info("agora session re-acquiring resource reason=%s mode=%s", why, self._mode.value)
-        await self._acquire()
 
     async def start(self, client_request: ClientRequest | None = None) -> StartResponse:
         """Start the recording (acquiring first in state NEW). Returns the :class:`StartResponse` with the sid.
@@ -420,61 +375,6 @@ class RecordingSession:
             getattr(exc, "status_code", None),
             getattr(exc, "code", None),
         )
-
-    def _stale(self) -> bool:
-        age = self.resource_age
-        return age is not None and age > RESOURCE_ID_TTL - self._expiry_margin
-
-    async def _start_with_guard(self, request: ClientRequest, sent: SendState) -> StartResponse:
-        """Send start; replace a stale resourceId first (checked right before each send) and once after a 433."""
-        for _ in range(3):  # a fresh resourceId, then at most two replacements
-            if self._stale():
-                if not self._reacquire:
-                    raise ResourceExpiredError(
-                        f"start: the resourceId is {self.resource_age:.0f} s old (valid {RESOURCE_ID_TTL:.0f} s, "
-                        f"margin {self._expiry_margin:.0f} s); not sent because reacquire=False",
-                        resource_id=self._resource_id,
-                    )
-                await self._refresh_resource("resource id near expiry")
-            resource_id = self._resource_id
-            assert resource_id is not None
-            try:
-                response: StartResponse | None = await guarded(
-                    self._client.sleep,
-                    self._start_deadline,
-                    functools.partial(
-                        self._client.start,
-                        resource_id=resource_id,
-                        mode=self._mode,
-                        cname=self._cname,
-                        uid=self._uid,
-                        client_request=request,
-                    ),
-                    sent=sent,
-                    shield=False,
-                    before_send=self._check_fresh,
-                )
-            except StaleAtSend:
-                continue  # queued past the guard: replace the resourceId and try again (nothing was sent)
-            except ResourceExpiredError:
-                if not self._reacquire or self._reacquired >= 2:
-                    raise
-                # Agora refused with 433: no recording started. A new resourceId, and a new send.
-                sent.sent = False
-                await self._refresh_resource("agora code 433")
-                continue
-            if response is None:
-                raise APITimeoutError(
-                    f"no answer within start_deadline={self._start_deadline:.0f} s; the recording may have started",
-                    endpoint="start",
-                )
-            return response
-        raise ResourceExpiredError("start: the resourceId kept expiring before it could be sent", resource_id=None)
-
-    def _check_fresh(self) -> None:
-        """Called right before start is sent: refuse to send a resourceId past the guard."""
-        if self._stale():
-            raise StaleAtSend()
 
     async def query(self, *, timeout: TimeoutArg = None, retries: int | None = None) -> QueryResponse:
         """Query the recording (state RECORDING or STOPPING). Updates ``last_status``.

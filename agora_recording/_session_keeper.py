@@ -186,10 +186,11 @@ class Exchange(Generic[T]):
 class Keeper:
     """Runs a client's start and stop exchanges, and owns the sessions it started (see the module docstring)."""
 
-    __slots__ = ("__weakref__", "_active", "_closing", "_exchanges", "_group", "_idle", "_owned")
+    __slots__ = ("__weakref__", "_active", "_closing", "_exchanges", "_group", "_host", "_idle", "_owned")
 
     def __init__(self) -> None:
         self._group: TaskGroup | None = None
+        self._host: int | None = None  # the task that entered the group
         self._closing = False
         self._active = 0
         self._idle: anyio.Event | None = None
@@ -215,16 +216,26 @@ class Keeper:
         group = anyio.create_task_group()
         await group.__aenter__()
         self._group = group
+        self._host = anyio.get_current_task().id
 
     async def exit(self) -> None:
         """Leave the task group (``__aexit__``, after :meth:`drain`); it is empty by then.
+
+        Left from another task than the one that entered it (allowed for fixtures whose set-up task has ended),
+        the group is dropped instead of exited.
 
         The body's exception is not handed to the group: it propagates as it is, never wrapped in an exception
         group (the keeper's tasks never raise).
         """
         group, self._group = self._group, None
-        if group is not None:
-            await group.__aexit__(None, None, None)
+        if group is None:
+            return
+        if anyio.get_current_task().id != self._host:
+            # Left from another task than the one that entered (a pytest-asyncio fixture sets up and tears down in
+            # two tasks): a cancel scope cannot be exited there. The drain already emptied the group; drop it.
+            logger.debug("agora client left from another task than the one that entered it; its task group is dropped")
+            return
+        await group.__aexit__(None, None, None)
 
     # -- ownership --------------------------------------------------------------------------------------------------
 

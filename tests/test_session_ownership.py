@@ -499,3 +499,26 @@ async def test_stop_during_an_in_flight_start_waits_for_it_then_stops() -> None:
         assert rec.state is SessionState.STOPPED
         assert response is rec.stop_response
         assert fake.running_recordings() == []
+
+
+def test_a_client_entered_and_left_in_different_tasks_still_works_and_drains() -> None:
+    """As a pytest-asyncio fixture does: `__aenter__` in one task, the body in a second, `__aexit__` in a third.
+    Starts run in the client's group, the exit drains, and leaving from another task raises nothing."""
+    vc = VirtualClock()
+    fake = make_fake(vc)
+
+    async def main() -> None:
+        async with vc.autojump():
+            client = _unowned_client(fake, vc)
+            await asyncio.ensure_future(client.__aenter__())
+
+            async def body() -> None:
+                rec = client.session(cname="room1", uid="1", mode="mix", client_request=request_for("mix"))
+                await rec.start()
+
+            await asyncio.ensure_future(body())
+            assert len(fake.running_recordings()) == 1
+            await asyncio.ensure_future(client.__aexit__(None, None, None))
+
+    asyncio.run(main())
+    assert fake.running_recordings() == []
