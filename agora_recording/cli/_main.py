@@ -20,7 +20,6 @@ from typing import Any
 import anyio
 
 from agora_recording import AgoraError, __version__
-from agora_recording.cli import _live, _ops
 from agora_recording.cli._common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -35,11 +34,13 @@ from agora_recording.cli._common import (
     open_client,
     target_from,
 )
+from agora_recording.cli._live import COMMANDS as LIVE_COMMANDS
+from agora_recording.cli._ops import COMMANDS as OPS_COMMANDS
 from agora_recording.cli._spec import Command, Context
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
-COMMANDS: tuple[Command, ...] = (*_ops.COMMANDS, *_live.COMMANDS)
+COMMANDS: tuple[Command, ...] = (*OPS_COMMANDS, *LIVE_COMMANDS)
 """The operator commands (they call Agora with credentials from the environment)."""
 
 

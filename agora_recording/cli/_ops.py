@@ -23,7 +23,7 @@ T = TypeVar("T")
 def add_recorder(parser: argparse.ArgumentParser) -> None:
     """``--cname`` and ``--uid``: the channel and the recorder's uid (both as Agora's strings)."""
     parser.add_argument("--cname", required=True, help="the channel name")
-    parser.add_argument("--uid", required=True, help="the recorder's uid (a string of digits, not a user in it)")
+    parser.add_argument("--uid", required=True, help="the recorder's own uid (digits; not a user in the channel)")
 
 
 def add_ids(parser: argparse.ArgumentParser, *, mode_default: str | None = None) -> None:
