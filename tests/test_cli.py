@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import queue
 import shutil
 import signal
@@ -138,17 +139,11 @@ class Child:
     """A console-script process whose output lines are read by threads, so waits can have timeouts."""
 
     def __init__(self, args: list[str], *, env: dict[str, str], ignore_sigint: bool = False) -> None:
-        def preexec() -> None:  # as a non-interactive shell starts a background job: SIGINT ignored
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-
+        command = [*_script(), *args]
+        if ignore_sigint:  # as a non-interactive shell starts a background job: SIGINT ignored, inherited by exec
+            command = ["/bin/sh", "-c", 'trap "" INT; exec "$@"', "sh", *command]
         self.proc = subprocess.Popen(
-            [*_script(), *args],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            preexec_fn=preexec if ignore_sigint else None,  # the readers start after the fork
+            command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
         self.lines: queue.Queue[str] = queue.Queue()
         self.out: list[str] = []
@@ -406,8 +401,54 @@ def test_record_with_a_duration_stops_the_recording(
     assert "started: resourceId " in result.out
     assert "recording: status 5 (in progress)" in result.out
     assert "stopped: uploadingStatus uploaded" in result.out
+    assert "\x1b[" not in result.err  # not a terminal: plain progress lines
     assert served.read(lambda fake: fake.stats.recordings_stopped) == stopped_before + 1
     assert not [r for r in served.read(lambda fake: fake.running_recordings()) if r.cname == "cli-rec"]
+
+
+def test_record_on_a_terminal_redraws_one_status_line(
+    env: dict[str, str], served: Served, config: Callable[..., str]
+) -> None:
+    """With stderr on a terminal (a pty), record's progress is one line redrawn in place: carriage return, erase."""
+    args = ["record", "--mode", "mix", "--cname", "cli-tty", "--uid", "34", "--config", config(MIX_CONFIG)]
+    master, slave = pty.openpty()
+    chunks: list[bytes] = []
+
+    def read() -> None:
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: every copy of the terminal's other end is closed
+                return
+            if not chunk:
+                return
+            chunks.append(chunk)
+
+    reader = threading.Thread(target=read, daemon=True)
+    proc = subprocess.Popen(
+        [*_script(), *args, "--duration", "0.4", "--first-query", "0.2", "--interval", "0.1"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=slave,
+    )
+    try:
+        os.close(slave)
+        reader.start()
+        out, _ = proc.communicate(timeout=TIMEOUT)
+        reader.join(timeout=TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=TIMEOUT)
+        os.close(master)
+    assert proc.returncode == 0
+    assert b"stopped: uploadingStatus uploaded" in out
+    shown = b"".join(chunks).decode()
+    assert "\rrecording: status 5 (in progress)" in shown
+    assert "\x1b[K" in shown
+    for secret in SECRETS:
+        assert secret not in shown
 
 
 def test_record_json_is_one_event_per_answer(env: dict[str, str], served: Served, config: Callable[..., str]) -> None:
