@@ -482,6 +482,31 @@ def test_record_stops_the_recording_on_sigint(env: dict[str, str], served: Serve
     assert served.read(lambda fake: fake.recording(sid)).end_reason == "stop"
 
 
+@pytest.mark.parametrize(
+    ("reason", "message"),
+    [("abnormal", "exited abnormally (status 20)"), ("idle", "ended on its own: query answered 404")],
+)
+def test_record_exits_1_when_the_recording_ends_on_its_own(
+    env: dict[str, str], served: Served, config: Callable[..., str], reason: str, message: str
+) -> None:
+    """A recording that dies (status 20) or ends idle (query then answers 404) while record holds it: exit 1, saying
+    so; the stop that follows finds it already stopped."""
+    cname = f"cli-end-{reason}"
+    args = ["record", "--mode", "mix", "--cname", cname, "--uid", "35", "--config", config(MIX_CONFIG)]
+    child = Child([*args, "--first-query", "0.2", "--interval", "0.1", "--gone-after", "0.2"], env=env)
+    try:
+        sid = child.wait_for_line("started: resourceId ").split(" sid ")[1].strip()
+        child.wait_for_line("recording: status")
+        served.read(lambda fake: fake.end_recording(sid, reason=reason))
+        result = child.finish()
+    finally:
+        child.kill()
+    assert result.code == 1, result
+    assert f"agora-recording: recording failed: the recording {message}" in result.err
+    assert "stopped: the recording had already stopped" in result.out
+    assert served.read(lambda fake: fake.recording(sid)).end_reason == reason
+
+
 def test_watch_follows_a_recording_until_it_ends(
     env: dict[str, str], served: Served, config: Callable[..., str]
 ) -> None:

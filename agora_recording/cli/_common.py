@@ -224,7 +224,7 @@ def error_line(exc: BaseException) -> str:
     if isinstance(exc, APIConnectionError):
         return f"{PROG}: {exc.endpoint}: request failed, no answer: {exc}"
     if isinstance(exc, RecordingFailedError):
-        return f"{PROG}: start: the recording failed: {exc}"
+        return f"{PROG}: recording failed: {exc}"
     return f"{PROG}: error: {type(exc).__name__}: {exc}"
 
 

@@ -27,6 +27,7 @@ from agora_recording import (
     NotFoundError,
     QueryResponse,
     RateLimitError,
+    RecordingFailedError,
     RecordingSession,
     RecordingStatus,
     ResponseFormatError,
@@ -101,27 +102,70 @@ def _record_args(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="verification: give up (and stop) when not recording after this long (%(default)s)",
     )
+    _gone_after_arg(parser)
+
+
+class _Liveness:
+    """Reads query answers for the end of a recording: a status past 5, or a worker 404 lasting ``gone_after`` s."""
+
+    def __init__(self, gone_after: float) -> None:
+        self._gone_after = gone_after
+        self._not_found_since: float | None = None
+
+    def not_found(self, exc: NotFoundError, now: float) -> bool:
+        """A 404 at ``now``: True when the recording has been gone long enough; a gateway 404 is raised."""
+        if not exc.worker_not_found:
+            raise exc
+        if self._not_found_since is None:
+            self._not_found_since = now
+        return now - self._not_found_since >= self._gone_after
+
+    def answered(self, response: QueryResponse) -> RecordingStatus | int | None:
+        """An answer: the status when it says the recording has ended (past 5, or 20), else ``None``."""
+        self._not_found_since = None
+        status = response.status
+        return status if isinstance(status, int) and status > RecordingStatus.IN_PROGRESS else None
+
+
+def _gone_after_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--gone-after",
+        type=_non_negative,
+        default=30.0,
+        metavar="SECONDS",
+        help="a 'failed to find worker' 404 lasting this long means it ended (Agora: re-query 5/10/15 s first)",
+    )
 
 
 async def _hold(ctx: Context, rec: RecordingSession, resource_id: str, sid: str) -> None:
-    """Show the status every ``--interval`` seconds until cancelled."""
+    """Show the status every ``--interval`` seconds until cancelled; raise RecordingFailedError if it ends."""
     args, progress = ctx.args, ctx.progress
     progress.restart()
     hint = "" if args.duration else " [Ctrl-C stops]"
+    liveness = _Liveness(args.gone_after)
     while True:
         try:
             response = await ctx.client.query(resource_id=resource_id, sid=sid, mode=rec.mode, retries=0)
-        except (*_TRANSIENT, NotFoundError) as exc:
+        except NotFoundError as exc:
+            if liveness.not_found(exc, progress.elapsed()):
+                raise RecordingFailedError(
+                    f"the recording ended on its own: query answered 404 'failed to find worker' for "
+                    f"{args.gone_after:g} s"
+                ) from None
+            progress.update(f"recording: not found (ended, or Agora is failing over), querying again{hint}", key=404)
+        except _TRANSIENT as exc:
             progress.update(f"recording: query failed ({type(exc).__name__}), retrying{hint}", key=type(exc))
         else:
             ctx.emit("query", event=True)
             text, key = _status_line(response, progress.elapsed(), hint)
             progress.update("recording: " + text, key=key)
-            if response.status == RecordingStatus.EXITED_ABNORMALLY or (
-                isinstance(response.status, int) and RecordingStatus.IN_PROGRESS < response.status < 20
-            ):
-                progress.note(f"{PROG}: the recording is exiting (status {describe_status(response.status)})")
-                return
+            ended = liveness.answered(response)
+            if ended == RecordingStatus.EXITED_ABNORMALLY:
+                raise RecordingFailedError("the recording exited abnormally (status 20)", status=20)
+            if ended is not None:
+                raise RecordingFailedError(
+                    f"the recording ended on its own (status {describe_status(ended)})", status=int(ended)
+                )
         await anyio.sleep(args.interval)
 
 
@@ -158,22 +202,24 @@ async def _record(ctx: Context) -> int:
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(_watch_signals, on_signal)
-        with run_scope:
-            try:
-                await phases()
-            except AgoraError as exc:  # shown below, after the stop
-                failure.append(exc)
-        if rec.state in (SessionState.RECORDING, SessionState.STOPPING):
-            with anyio.CancelScope(shield=True):
+        try:
+            with run_scope:
                 try:
-                    await waiting(progress, "stopping (waiting for the uploads)", rec.stop)
-                except AgoraError as exc:
+                    await phases()
+                except AgoraError as exc:  # shown below, after the stop
                     failure.append(exc)
-                    progress.note(
-                        f"{PROG}: the recording may still be running: resourceId {rec.resource_id} sid {rec.sid} "
-                        f"mode {rec.mode.value}; stop it with '{PROG} stop'"
-                    )
-        tg.cancel_scope.cancel()
+        finally:  # whatever happened, a recording that may run is stopped
+            if rec.state in (SessionState.RECORDING, SessionState.STOPPING):
+                with anyio.CancelScope(shield=True):
+                    try:
+                        await waiting(progress, "stopping (waiting for the uploads)", rec.stop)
+                    except AgoraError as exc:
+                        failure.append(exc)
+                        progress.note(
+                            f"{PROG}: the recording may still be running: resourceId {rec.resource_id} "
+                            f"sid {rec.sid} mode {rec.mode.value}; stop it with '{PROG} stop'"
+                        )
+            tg.cancel_scope.cancel()
     progress.clear()
     if rec.stop_response is not None:
         ctx.emit("stop", event=True)
@@ -195,48 +241,35 @@ def _watch_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--interval", type=_positive, default=5.0, metavar="SECONDS", help="seconds between queries (%(default)s)"
     )
-    parser.add_argument(
-        "--gone-after",
-        type=_non_negative,
-        default=30.0,
-        metavar="SECONDS",
-        help="a 'failed to find worker' 404 lasting this long means it ended (Agora: re-query 5/10/15 s first)",
-    )
+    _gone_after_arg(parser)
 
 
 async def _watch(ctx: Context) -> int:
     args, progress = ctx.args, ctx.progress
     mode = Mode(args.mode)
     progress.restart()
-    not_found_since: float | None = None
+    liveness = _Liveness(args.gone_after)
     while True:
         try:
             response = await ctx.client.query(resource_id=args.resource_id, sid=args.sid, mode=mode, retries=0)
         except NotFoundError as exc:
-            if not exc.worker_not_found:
-                raise
-            now = progress.elapsed()
-            not_found_since = now if not_found_since is None else not_found_since
-            if now - not_found_since >= args.gone_after:
-                progress.clear()
+            if liveness.not_found(exc, progress.elapsed()):
                 ctx.say("ended: query answers 404 'failed to find worker' (the recording has stopped or exited)")
                 return EXIT_OK
-            progress.update("not found (ended, or Agora is failing over): querying again", key="404")
+            progress.update("not found (ended, or Agora is failing over): querying again", key=404)
         except _TRANSIENT as exc:
             progress.update(f"query failed ({type(exc).__name__}), retrying", key=type(exc))
         else:
-            not_found_since = None
             ctx.emit("query", event=True)
             text, key = _status_line(response, progress.elapsed())
             progress.update(text, key=key)
-            status = response.status
-            if status == RecordingStatus.EXITED_ABNORMALLY:
+            ended = liveness.answered(response)
+            if ended == RecordingStatus.EXITED_ABNORMALLY:
                 progress.clear()
                 print(f"{PROG}: query: the recording exited abnormally (status 20)", file=sys.stderr)
                 return EXIT_FAILED
-            if isinstance(status, int) and status > RecordingStatus.IN_PROGRESS:
-                progress.clear()
-                ctx.say(f"ended: status {describe_status(status)}")
+            if ended is not None:
+                ctx.say(f"ended: status {describe_status(ended)}")
                 for line in describe_files(response.files):
                     ctx.say(line)
                 return EXIT_OK
