@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +15,7 @@ from agora_recording import (
     AuthenticationError,
     ClientRequest,
     InvalidRequestError,
+    Mode,
     NotFoundError,
     UpdateClientRequest,
     UpdateLayoutClientRequest,
@@ -26,6 +30,7 @@ from agora_recording.cli._common import (
     exit_code_for,
     target_from,
 )
+from agora_recording.cli._config import load_start_request, load_update_layout_request, load_update_request
 
 STORAGE = {"vendor": 1, "region": 0, "bucket": "b", "accessKey": "AK-CANARY", "secretKey": "SK-CANARY"}
 MIX = {
@@ -221,3 +226,34 @@ def test_progress_redraws_one_line_on_a_terminal_and_prints_changes_otherwise() 
     plain.note("a note")
     assert log.getvalue() == "a 1 s\nb 3 s\na note\n"
     assert not Progress(_Tty(), live=False).live  # --no-live
+
+
+def test_config_files_are_read_and_checked_for_the_mode(tmp_path: Path) -> None:
+    """--config: a missing file, not JSON, a whole request body, a mode rule: each a UsageError naming the file and
+    the path; a good file gives the model."""
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(MIX))
+    assert load_start_request(str(good), Mode.MIX).storage_config is not None
+    cases = {
+        "missing.json": (None, "cannot read it"),
+        "bad.json": ("{nope", "not JSON: line 1 column 2"),
+        "whole.json": (json.dumps({"cname": "c", "uid": "1", "clientRequest": MIX}), "$.clientRequest: the file holds"),
+    }
+    for name, (text, message) in cases.items():
+        if text is not None:
+            (tmp_path / name).write_text(text)
+        with pytest.raises(UsageError, match=re.escape(message)):
+            load_start_request(str(tmp_path / name), Mode.MIX)
+    with pytest.raises(
+        UsageError, match=re.escape(f"--config {good}: $.recordingConfig.subscribeUidGroup: is required")
+    ):
+        load_start_request(str(good), Mode.INDIVIDUAL)
+    update = tmp_path / "update.json"
+    update.write_text(json.dumps({"webRecordingConfig": {"onhold": True}}))
+    with pytest.raises(UsageError, match=re.escape("$.webRecordingConfig: applies only in web mode")):
+        load_update_request(str(update), Mode.MIX)
+    assert load_update_request(str(update), Mode.WEB).web_recording_config is not None
+    layout = tmp_path / "layout.json"
+    layout.write_text(json.dumps({"backgroundColor": "red"}))
+    with pytest.raises(UsageError, match=re.escape("$.backgroundColor: ")):
+        load_update_layout_request(str(layout))
