@@ -12,11 +12,13 @@ from typing import Any
 import pytest
 
 from agora_recording import (
+    AlreadyStoppedError,
     AuthenticationError,
     ClientRequest,
     InvalidRequestError,
     Mode,
     NotFoundError,
+    ResourceExpiredError,
     UpdateClientRequest,
     UpdateLayoutClientRequest,
 )
@@ -198,6 +200,10 @@ def test_error_lines_carry_endpoint_status_code_reason_and_request_id() -> None:
     assert "request id -" in error_line(gone)
     assert "no such recording" in error_line(gone)
     assert "\n" not in line
+    stopped = AlreadyStoppedError(endpoint="stop", status_code=400, code=49, reason="task is already exiting")
+    assert error_line(stopped).endswith("the recording is already stopping or stopped")
+    guard = ResourceExpiredError("start: the resourceId is too old", resource_id="rid")
+    assert error_line(guard).endswith("acquire a new one (nothing was sent)")
     assert exit_code_for(auth) == EXIT_FAILED
     assert exit_code_for(UsageError("x")) == exit_code_for(InvalidRequestError("f", "r")) == EXIT_USAGE
 

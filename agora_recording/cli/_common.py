@@ -28,6 +28,8 @@ import httpx
 
 from agora_recording import (
     AgoraError,
+    AlreadyStartedError,
+    AlreadyStoppedError,
     APIConnectionError,
     APIStatusError,
     AuthenticationError,
@@ -200,8 +202,12 @@ def _hint(exc: BaseException) -> str:
         return "no such route: check the App ID, the mode and the base URL"
     if isinstance(exc, RateLimitError):
         return "rate limited by Agora: retry later"
+    if isinstance(exc, AlreadyStoppedError):
+        return "the recording is already stopping or stopped"
     if isinstance(exc, StartOutcomeUnknownError):
         return "a recording was started but its sid was never received; it ends at its maxIdleTime"
+    if isinstance(exc, AlreadyStartedError):
+        return "this resourceId has already started a recording: acquire a new one"
     if isinstance(exc, ResourceExpiredError):
         return "the resourceId has expired (five minutes): acquire a new one"
     return "Agora refused the request"
@@ -219,6 +225,8 @@ def error_line(exc: BaseException) -> str:
             f"{PROG}: {exc.endpoint}: HTTP {exc.status_code}, code {exc.code if exc.code is not None else '-'}, "
             f"reason {reason}, request id {exc.request_id or '-'}: {_hint(exc)}"
         )
+    if isinstance(exc, ResourceExpiredError):  # the client-side guard: nothing was sent
+        return f"{PROG}: {exc.endpoint}: {exc}: {_hint(exc)} (nothing was sent)"
     if isinstance(exc, ResponseFormatError):
         return f"{PROG}: {exc.endpoint}: unreadable answer: {exc}"
     if isinstance(exc, APIConnectionError):

@@ -185,9 +185,11 @@ async def _record(ctx: Context) -> int:
             progress.note(f"{PROG}: still stopping the recording (it is bounded by its stop deadline); please wait")
 
     async def phases() -> None:
-        await waiting(progress, "acquire and start", rec.start)
-        ctx.emit("acquire", event=True)
-        ctx.emit("start", event=True)
+        try:
+            await waiting(progress, "acquire and start", rec.start)
+        finally:
+            ctx.emit("acquire", event=True)
+            ctx.emit("start", event=True)
         resource_id, sid = rec.resource_id or "", rec.sid or ""
         ctx.say(f"started: resourceId {resource_id} sid {sid}")
 

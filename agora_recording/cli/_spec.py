@@ -36,6 +36,8 @@ class Context:
         if not self.json:
             return
         body = self.capture.take(endpoint)
+        if event and body is None:  # nothing (readable) was answered: no event
+            return
         print_json({"event": endpoint, "response": body} if event else body, self.out)
 
     def say(self, text: str) -> None:
