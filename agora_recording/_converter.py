@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import reprlib
+import re
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -28,13 +29,21 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from agora_recording._errors import ResponseFormatError
+from agora_recording._errors import InvalidRequestError, ResponseFormatError
 from agora_recording.models import _requests as q
 from agora_recording.models import _responses as r
 from agora_recording.models._enums import TrackType
 from agora_recording.models._naming import camel, wire_name
 
-__all__ = ["converter", "from_wire", "make_converter", "strict_converter", "to_wire"]
+__all__ = [
+    "converter",
+    "from_wire",
+    "make_converter",
+    "request_from_wire",
+    "strict_converter",
+    "to_wire",
+    "wire_path_of_label",
+]
 
 T = TypeVar("T")
 
@@ -437,3 +446,161 @@ def from_wire(cls: type[T], data: Any, *, endpoint: str, strict: bool = False) -
         raise ResponseFormatError(
             f"unexpected response body: {type(fast_exc).__name__}", endpoint=endpoint
         ) from fast_exc
+
+
+# -- requests written as wire JSON (the command line's --config files) --------------------------------------------
+
+_LABEL_RE = re.compile(r"^(?P<cls>[A-Za-z_][A-Za-z0-9_]*)\.(?P<name>[a-z_0-9]+) \((?P<wire>[^()]+)\)$")
+_Segment = str | int
+
+
+def request_from_wire(cls: type[T], data: Any) -> T:
+    """Structure a request body written as Agora's wire JSON (camelCase keys) into the request model ``cls``.
+
+    Strict: an unknown key is an error (a typo must not silently drop a setting). The models' validators run as
+    for any request. Every problem raises one :class:`~agora_recording.InvalidRequestError` whose ``field`` is the
+    JSON path of the first problem (``$.recordingConfig.maxIdleTime``) and whose ``rule`` says what is wrong (and
+    lists up to four more problems with their paths). Mode-dependent rules are not checked here; a path for their
+    errors comes from :func:`wire_path_of_label`.
+
+    Example: ``request_from_wire(ClientRequest, json.load(file))``.
+    """
+    try:
+        return strict_converter.structure(data, cls)
+    except InvalidRequestError as exc:  # a validator of the top-level class itself
+        raise InvalidRequestError(_append("$", _label_wire(exc.field)), exc.rule) from None
+    except Exception as exc:
+        problems = []
+        for path, rule in _leaves(exc, []):
+            where, secret = _json_path(cls, data, path)
+            # a converter's message may quote the value; the models' own rules never quote a secret
+            from_model = bool(path) and isinstance(path[-1], str) and path[-1].startswith("=")
+            hidden = secret and not from_model
+            problems.append((where, "invalid value (not shown: a secret field)" if hidden else rule))
+        if not problems:  # pragma: no cover - every cattrs error has at least one leaf
+            problems = [("$", f"invalid value ({type(exc).__name__})")]
+        (field, rule), rest = problems[0], problems[1:]
+        if rest:
+            rule += "; also " + "; ".join(f"{p}: {r}" for p, r in rest[:4])
+            if len(rest) > 4:
+                rule += f"; and {len(rest) - 4} more"
+        raise InvalidRequestError(field, rule) from None
+
+
+def wire_path_of_label(root: type, label: str) -> str:
+    """The JSON path of a validation label such as ``RecordingConfig.stream_mode (streamMode)`` under ``root``.
+
+    ``root`` is the request model the label's class sits in (e.g. ``ClientRequest``); a label that names no model
+    field, or a class found at no single place under ``root``, is returned unchanged.
+    """
+    match = _LABEL_RE.match(label)
+    if match is None:
+        return label
+    found = _locate(root, match["cls"], "$", set())
+    return _append(found[0], match["wire"]) if len(found) == 1 else label
+
+
+def _leaves(exc: BaseException, path: list[_Segment]) -> list[tuple[list[_Segment], str]]:
+    """(Python path, rule) for every failure inside a cattrs validation error."""
+    if isinstance(exc, cattrs.IterableValidationError):
+        with_notes, without = exc.group_exceptions()
+        out = [leaf for inner, note in with_notes for leaf in _leaves(inner, [*path, int(note.index)])]
+        return out + [leaf for inner in without for leaf in _leaves(inner, path)]
+    if isinstance(exc, cattrs.ClassValidationError):
+        attr_notes, without = exc.group_exceptions()
+        out = [leaf for inner, attr in attr_notes for leaf in _leaves(inner, [*path, attr.name])]
+        return out + [leaf for inner in without for leaf in _leaves(inner, path)]
+    if isinstance(exc, cattrs.ForbiddenExtraKeysError):
+        return [([*path, f"={key}"], "unknown field") for key in sorted(exc.extra_fields)]
+    if isinstance(exc, InvalidRequestError):  # a validator of a nested model: its label names the wire key
+        return [([*path, f"={_label_wire(exc.field)}"], exc.rule)]
+    if isinstance(exc, KeyError):
+        return [(path, "required field missing")]
+    if isinstance(exc, (TypeError, ValueError)) and str(exc):
+        return [(path, str(exc))]
+    return [(path, f"invalid value ({type(exc).__name__})")]
+
+
+def _label_wire(label: str) -> str:
+    match = _LABEL_RE.match(label)
+    return match["wire"] if match else label
+
+
+def _append(path: str, segment: _Segment) -> str:
+    return f"{path}[{segment}]" if isinstance(segment, int) else f"{path}.{segment}"
+
+
+def _model_of(tp: Any) -> tuple[type | None, bool]:
+    """The attrs model inside a field type (``X | None``, ``tuple[X, ...]``), and whether it is a sequence."""
+    args = _union_args(tp) or (tp,)
+    for arg in args:
+        if typing.get_origin(arg) is tuple:
+            inner = typing.get_args(arg)
+            if inner and isinstance(inner[0], type) and attrs.has(inner[0]):
+                return inner[0], True
+        if isinstance(arg, type) and attrs.has(arg):
+            return arg, False
+    return None, False
+
+
+def _json_path(root: type, data: Any, path: list[_Segment]) -> tuple[str, bool]:
+    """Translate a Python path (attribute names, indices) under ``root`` into the wire path, walking ``data``.
+
+    Also says whether the path ends at a secret field (``repr=False``: storage keys, tokens), whose value an error
+    message must not show.
+    """
+    out, node = "$", data
+    model: type | None = root
+    sequence = secret = False
+    for segment in path:
+        secret = False
+        if isinstance(segment, int):
+            out = _append(out, segment)
+            node = node[segment] if isinstance(node, list) and -len(node) <= segment < len(node) else None
+            sequence = False
+            continue
+        if segment.startswith("="):  # already a wire key
+            out = _append(out, segment[1:])
+            if model is not None and not sequence:
+                secret = any(f.repr is False and wire_name(f) == segment[1:] for f in attrs.fields(model))
+            continue
+        fields = {f.name: f for f in attrs.fields(model)} if model is not None and not sequence else {}
+        if segment not in fields and model is q.ExtensionService and isinstance(node, Mapping):
+            # the serviceParam of a known service is structured by its own hook, outside the generated one
+            model, node = q.PARAM_FOR_SERVICE.get(str(node.get("serviceName"))), node.get("serviceParam")
+            out = _append(out, "serviceParam")
+            fields = {f.name: f for f in attrs.fields(model)} if model is not None else {}
+        field = fields.get(segment)
+        if field is None:
+            out, model = _append(out, camel(segment)), None
+            continue
+        key = wire_name(field)
+        out = _append(out, key)
+        secret = field.repr is False
+        node = node.get(key) if isinstance(node, Mapping) else None
+        model, sequence = _model_of(_hints(type(None) if model is None else model).get(field.name))
+    return out, secret
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(cls)
+    except Exception:  # pragma: no cover - the models' annotations all resolve
+        return {}
+
+
+def _locate(model: type, name: str, path: str, seen: set[type]) -> list[str]:
+    """Every JSON path under ``model`` (to depth of the models' nesting) where a model class named ``name`` sits."""
+    if model.__name__ == name:
+        return [path]
+    if model in seen:
+        return []
+    seen = seen | {model}
+    found: list[str] = []
+    hints = _hints(model)
+    for field in attrs.fields(model):
+        inner, sequence = _model_of(hints.get(field.name))
+        if inner is not None:
+            sub = _append(path, wire_name(field)) + ("[i]" if sequence else "")
+            found.extend(_locate(inner, name, sub, seen))
+    return found

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from agora_recording._demo import (
+from agora_recording.cli._demo import (
     DemoResult,
     RecordingOutcome,
     _problems,

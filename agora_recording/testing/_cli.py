@@ -1,4 +1,8 @@
-"""``agora-recording fake-server``: run a :class:`FakeAgoraServer` over HTTP until Ctrl-C.
+"""``agora-recording fake-server``: run a :class:`FakeAgoraServer` over HTTP until Ctrl-C, SIGINT or SIGTERM.
+
+The command's core lives here, beside the fake, so that :func:`run_fake_server_cli` stays public in
+:mod:`agora_recording.testing`; the ``agora-recording`` command (:mod:`agora_recording.cli`) calls it, and nothing
+here imports the cli.
 
 Example::
 
@@ -10,7 +14,11 @@ Example::
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, ExitStack
 from typing import TextIO
 
 import anyio
@@ -67,8 +75,9 @@ def build_parser(prog: str = "agora-recording fake-server") -> argparse.Argument
 def run_fake_server_cli(argv: list[str], *, stdout: TextIO | None = None) -> int:
     """Run the ``fake-server`` command with ``argv`` (without the program and command names).
 
-    Prints the base URL and the fake's own credentials, then serves until interrupted (Ctrl-C). Returns the
-    exit status: 0 after Ctrl-C, 2 for bad arguments, 1 if the port cannot be bound.
+    Prints the base URL and the fake's own credentials, then serves until interrupted: Ctrl-C, SIGINT (also when
+    started in the background, where SIGINT arrives ignored) or SIGTERM. Returns the exit status: 0 after an
+    interrupt, 2 for bad arguments, 1 if the port cannot be bound.
     """
     out = stdout if stdout is not None else sys.stdout
     parser = build_parser()
@@ -93,7 +102,9 @@ def run_fake_server_cli(argv: list[str], *, stdout: TextIO | None = None) -> int
         return 2
 
     async def main() -> None:
-        async with fake.serve(host=args.host, port=args.port) as base_url:
+        async with AsyncExitStack() as stack:
+            signals = _stop_signals(stack)  # before the banner: a signal sent right after it must not be lost
+            base_url = await stack.enter_async_context(fake.serve(host=args.host, port=args.port))
             limit = "off" if fake.rate_limit is None else f"{fake.rate_limit} per {fake.rate_window:g} s"
             print(f"FakeAgoraServer listening on {base_url}  (a fake, not Agora)", file=out)
             print(f"  App ID(s):       {', '.join(fake.app_ids)}", file=out)
@@ -102,7 +113,11 @@ def run_fake_server_cli(argv: list[str], *, stdout: TextIO | None = None) -> int
             print(f"  Authorization:   {fake.authorization}", file=out)
             print(f"  Rate limit:      {limit}", file=out)
             print("Press Ctrl-C to stop.", file=out, flush=True)
-            await anyio.sleep_forever()
+            if signals is None:
+                await anyio.sleep_forever()
+            else:
+                async for _ in signals:
+                    break
 
     try:
         anyio.run(main)
@@ -112,4 +127,21 @@ def run_fake_server_cli(argv: list[str], *, stdout: TextIO | None = None) -> int
     except OSError as exc:
         print(f"agora-recording fake-server: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
+    print("stopped", file=out, flush=True)
     return 0
+
+
+def _stop_signals(stack: ExitStack | AsyncExitStack) -> AsyncIterator[int] | None:
+    """SIGINT and SIGTERM as an async iterator (open until ``stack`` closes), or ``None`` where none can be had.
+
+    A process started in the background by a non-interactive shell inherits SIGINT as *ignored*, and Python then
+    leaves it ignored: ``kill -INT`` did nothing, and SIGTERM killed the process without the "stopped" line. A
+    signal receiver replaces both handlers while the server runs, so either signal ends it cleanly. Where there are
+    no signal receivers (Windows, or not the main thread) Ctrl-C's :class:`KeyboardInterrupt` still ends it.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    try:
+        return stack.enter_context(anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM))
+    except NotImplementedError:  # pragma: no cover - no signal receivers on this platform
+        return None

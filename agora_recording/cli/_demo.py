@@ -32,9 +32,7 @@ from typing import TextIO
 import anyio
 import attrs
 
-from agora_recording._client import CloudRecordingClient
-from agora_recording._limiter import TokenBucket
-from agora_recording._session import RecordingSession, SessionState
+from agora_recording import CloudRecordingClient, RecordingSession, SessionState, TokenBucket
 from agora_recording.models import (
     ClientRequest,
     ExtensionService,
