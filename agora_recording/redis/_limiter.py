@@ -11,7 +11,7 @@ One Lua script, run atomically by Redis, does all the bookkeeping on the **Redis
 - ``{agora:<key>}:log`` is a sorted set of the last grant times (microseconds on the server clock), one member per
   reservation. ``{agora:<key>}:hold`` holds the end of the current 429 hold. Both names carry the hash tag
   ``{agora:<key>}``, so they live in one slot and the script also runs on Redis Cluster. Both expire when idle:
-  the log one window after its last booking, the hold shortly after it ends.
+  the log one window after its last booking, the hold when it ends (each plus 10 ms).
 - **Reserve.** A caller's script call books the earliest slot ``at = max(now, hold, log[-n] + window, log[-1])``
   (``window = per + margin``, ``n = int(rate)``), adds it to the log and returns ``at - now``: a duration. The
   caller sleeps that long (:func:`anyio.sleep`, cancellable, on its local clock: only a duration crosses the
@@ -120,7 +120,7 @@ local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local hold = tonumber(redis.call('GET', holdkey) or '0')
 if extend > 0 and now + extend > hold then
   hold = now + extend
-  redis.call('SET', holdkey, string.format('%d', hold), 'PX', math.ceil(extend / 1000) + 1000)
+  redis.call('SET', holdkey, string.format('%d', hold), 'PX', math.ceil(extend / 1000) + 10)
 end
 local function book()
   redis.call('ZREMRANGEBYSCORE', log, '-inf', string.format('%d', now - window))
@@ -135,7 +135,7 @@ local function book()
     at = math.max(at, tonumber(last[2]))
   end
   redis.call('ZADD', log, string.format('%d', at), member)
-  redis.call('PEXPIRE', log, math.ceil((at - now + window) / 1000) + 1000)
+  redis.call('PEXPIRE', log, math.ceil((at - now + window) / 1000) + 10)
   return at
 end
 if mode == 'r' then
@@ -349,7 +349,7 @@ class RedisRateLimiter:
     async def aclose(self) -> None:
         """Close the Redis client if this limiter created it (:meth:`from_url`); a caller's client stays open."""
         if self._owns_client:
-            await self._client.aclose()
+            await self._client.aclose(close_connection_pool=True)
 
     @property
     def rate(self) -> float:
