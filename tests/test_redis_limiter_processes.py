@@ -1,0 +1,132 @@
+"""Four real OS processes share one RedisRateLimiter against the fake's strict window, over TCP on 127.0.0.1.
+
+The parent serves a ``FakeAgoraServer`` (10 admitted requests in any sliding second, else 429) and starts four
+children (``python tests/test_redis_limiter_processes.py ...``), each a ``CloudRecordingClient`` with its own
+``RedisRateLimiter.from_url`` on one key, sending a bounded number of ``acquire`` requests from several tasks. Every
+child still running when the test ends (timeout, failure) is killed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+PROCESSES = 4
+REQUESTS_PER_PROCESS = 40
+TASKS_PER_PROCESS = 5
+CHILD_TIMEOUT = 120.0  # seconds for all four children; they need about 17
+
+
+def max_in_any_window(times: list[float], per: float) -> int:
+    """The most times inside any half-open window ``[t, t + per)``."""
+    ordered = sorted(times)
+    best = j = 0
+    for i, start in enumerate(ordered):
+        j = max(j, i)
+        while j < len(ordered) and ordered[j] < start + per:
+            j += 1
+        best = max(best, j - i)
+    return best
+
+
+def test_four_processes_share_one_limit_against_the_fakes_strict_window() -> None:
+    """4 processes x 40 requests: 0 answers 429, never 11 in a second, and >= 90% of the allowed 10/s."""
+    from _redis_server import running_redis  # skips (or fails under AGORA_REQUIRE_REDIS=1) without Redis
+
+    from agora_recording.testing import FakeAgoraServer
+
+    with running_redis() as redis_server:
+        fake = FakeAgoraServer()  # rate_limit=10 per sliding 1.0 s window, per account
+        reports: list[dict[str, Any]] = []
+
+        script = str(Path(__file__).resolve())
+
+        async def main() -> None:
+            async with fake.serve() as base_url:
+                args = [sys.executable, script, base_url, redis_server.url]
+                args += [fake.app_id, fake.customer_id, fake.customer_secret]
+                # anyio.run_process kills its child when cancelled (timeout, or another child failing): no child
+                # outlives this block.
+                with anyio.fail_after(CHILD_TIMEOUT):
+                    async with anyio.create_task_group() as tg:
+                        for _ in range(PROCESSES):
+                            tg.start_soon(run_child, args)
+
+        async def run_child(args: list[str]) -> None:
+            done = await anyio.run_process(args, check=False)
+            assert done.returncode == 0, done.stderr.decode(errors="replace")[-3000:]
+            reports.append(json.loads(done.stdout.decode().strip().splitlines()[-1]))
+
+        anyio.run(main, backend="asyncio")
+
+    requests = [r for r in fake.requests if r.endpoint == "acquire"]
+    assert len(requests) == PROCESSES * REQUESTS_PER_PROCESS
+    assert fake.stats.rate_limited == 0
+    assert all(r.status == 200 for r in requests)
+    arrivals = [r.at for r in requests]
+    assert max_in_any_window(arrivals, 1.0) <= 10
+    # Grant times as every process saw them, on the one Redis clock: never 11 in a second either.
+    grants = [t for report in reports for t in report["grants"]]
+    assert len(grants) == len(requests)
+    assert max_in_any_window(grants, 1.0) <= 10
+    # Sustained rate after the first burst, on the fake's clock: at least 90% of the 10/s it allows.
+    ordered = sorted(arrivals)
+    sustained = (len(ordered) - 10) / (ordered[-1] - ordered[0])
+    assert sustained >= 9.0, sustained
+    assert all(report["rate_limited"] == 0 for report in reports)
+
+
+def _child(base_url: str, redis_url: str, app_id: str, customer_id: str, secret: str) -> None:
+    """One worker process: REQUESTS_PER_PROCESS acquire requests from TASKS_PER_PROCESS tasks; prints a report."""
+    from agora_recording import CloudRecordingClient, RateLimitError
+    from agora_recording.redis import RedisRateLimiter
+
+    grants: list[float] = []
+    rate_limited = 0
+
+    class Recording:
+        """Wraps the limiter to record each grant's time on the Redis server clock."""
+
+        def __init__(self, inner: RedisRateLimiter) -> None:
+            self.inner = inner
+
+        async def acquire(self) -> None:
+            granted = await self.inner.acquire_timed()
+            assert granted is not None
+            grants.append(granted)
+
+        def on_rate_limited(self, retry_after: float | None) -> None:
+            self.inner.on_rate_limited(retry_after)
+
+    async def main() -> None:
+        nonlocal rate_limited
+        limiter = RedisRateLimiter.from_url(redis_url, key=customer_id)
+        async with (
+            limiter,
+            CloudRecordingClient(app_id, customer_id, secret, base_url=base_url, rate_limiter=Recording(limiter)) as c,
+        ):
+            remaining = REQUESTS_PER_PROCESS
+
+            async def worker(worker_no: int) -> None:
+                nonlocal remaining, rate_limited
+                while remaining > 0:
+                    remaining -= 1
+                    try:
+                        await c.acquire(cname=f"ch-{worker_no}-{remaining}", uid="1", retries=0)
+                    except RateLimitError:
+                        rate_limited += 1
+
+            async with anyio.create_task_group() as tg:
+                for worker_no in range(TASKS_PER_PROCESS):
+                    tg.start_soon(worker, worker_no)
+        print(json.dumps({"grants": grants, "rate_limited": rate_limited}))
+
+    anyio.run(main, backend="asyncio")
+
+
+if __name__ == "__main__":
+    _child(*sys.argv[1:6])
