@@ -32,7 +32,8 @@ while it is still inside :meth:`RedisRateLimiter.acquire` and will not send (a c
 cancel path is stricter still: an entry whose time has come is kept, even though its owner is not going to use it,
 so the log is always a superset of every permit that may have been used. A reservation whose answer was lost (the
 caller was cancelled while the script call was in flight) may be kept or removed: it wastes at most one slot,
-never adds one.
+never adds one. A script call that redis-py retries after a lost connection is harmless too: each reservation is
+one sorted-set member, so a second booking moves that member (its owner only uses the slot it was told).
 
 Known limits, documented rather than hidden:
 
@@ -208,8 +209,9 @@ class RedisRateLimiter:
       :class:`RateLimiterUnavailableError`. A limiter, typically ``TokenBucket(rate / processes)``: a WARNING is
       logged when the limiter switches to it, and Redis is tried again every ``recheck`` seconds
       (:data:`DEFAULT_RECHECK`); an INFO line when Redis is back. It is never silently unlimited.
-    - ``clock`` / ``sleep``: the local monotonic clock (for statistics, local holds and ``recheck``) and the sleep
-      used to wait out a reservation. The durations come from Redis.
+    - ``clock`` / ``sleep``: the local monotonic clock (for statistics, 429 holds not yet written, ``recheck``)
+      and the sleep that waits out a reservation. The durations come from Redis's clock, so ``sleep`` must
+      really wait (a virtual clock's sleep would only make the limiter ask Redis again).
 
     Raises :class:`~agora_recording.InvalidRequestError` (naming the argument) for a bad argument. Runs on asyncio
     only: on trio :meth:`acquire` raises :class:`UnsupportedBackendError`.
@@ -252,7 +254,7 @@ class RedisRateLimiter:
             raise InvalidRequestError("sleep", "must be an async callable like anyio.sleep")
         self._errors = (_import_redis_exceptions().RedisError, OSError)
         self._client = client
-        self._owns_client = False
+        self._owned: redis.asyncio.Redis | None = None  # the client from_url made (closed by aclose)
         self._n = int(self._rate)
         self._window = self._per + self._margin
         self._window_us = round(self._window * 1e6)
@@ -333,7 +335,7 @@ class RedisRateLimiter:
             clock=clock,
             sleep=sleep,
         )
-        limiter._owns_client = True
+        limiter._owned = client
         return limiter
 
     def __repr__(self) -> str:
@@ -348,8 +350,8 @@ class RedisRateLimiter:
 
     async def aclose(self) -> None:
         """Close the Redis client if this limiter created it (:meth:`from_url`); a caller's client stays open."""
-        if self._owns_client:
-            await self._client.aclose(close_connection_pool=True)
+        if self._owned is not None:
+            await self._owned.aclose(close_connection_pool=True)
 
     @property
     def rate(self) -> float:
@@ -529,8 +531,10 @@ class RedisRateLimiter:
         does nothing but hand :meth:`_push_pending` back to the loop and wait for it.
         """
         try:
+            if sniffio.current_async_library() != "asyncio":
+                return  # acquire raises UnsupportedBackendError there; nothing to share through
             token = anyio.lowlevel.current_token()
-        except RuntimeError:  # not called from an event loop: the next script call carries the hold
+        except (RuntimeError, sniffio.AsyncLibraryNotFoundError):  # not in an event loop: the next call carries it
             return
         with self._push_lock:
             if self._pusher_running:
