@@ -110,6 +110,37 @@ def test_import_agora_recording_never_imports_the_redis_subpackage_nor_redis_py(
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+def test_the_subpackage_imports_without_redis_py_and_from_url_says_what_to_install() -> None:
+    """With redis-py absent, `agora_recording.redis` still imports; from_url raises ImportError naming the extra."""
+    code = (
+        "import sys\n"
+        "sys.modules['redis'] = None  # as if redis-py were not installed\n"
+        "from agora_recording.redis import RedisRateLimiter\n"
+        "try:\n"
+        "    RedisRateLimiter.from_url('redis://127.0.0.1:1/0', key='k')\n"
+        "except ImportError as exc:\n"
+        "    print(exc)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "pip install 'agora-recording[redis]'" in proc.stdout
+
+
+def test_public_names_are_sorted_exported_and_documented() -> None:
+    """`agora_recording.redis.__all__` is sorted and unique; every class and function in it has a docstring."""
+    import inspect
+
+    import agora_recording.redis as module
+
+    names = list(module.__all__)
+    assert names == sorted(names, key=lambda n: (0 if n.isupper() else 1 if n[:1].isupper() else 2, n))
+    assert len(set(names)) == len(names)
+    for name in names:
+        value = getattr(module, name)
+        if inspect.isclass(value) or inspect.isfunction(value):
+            assert (value.__doc__ or "").strip(), name
+
+
 async def test_is_a_rate_limiter_with_hash_tagged_keys_and_a_repr_without_key_or_password(
     redis_server: RedisServer,
 ) -> None:
