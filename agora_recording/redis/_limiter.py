@@ -17,9 +17,11 @@ One Lua script, run atomically by Redis, does all the bookkeeping on the **Redis
   caller sleeps that long (:func:`anyio.sleep`, cancellable, on its local clock: only a duration crosses the
   wire, so host clock skew does not matter). Nobody polls; callers are served in the order their reservations
   reached Redis (``at >= log[-1]``).
-- **Confirm.** A caller that had to wait runs the script once more when it wakes. If a 429 hold appeared meanwhile
-  (from any process) and covers its slot, the slot is given up and a new one booked after the hold; otherwise the
-  permit is granted. So a hold stops every process's waiting callers too, as in ``TokenBucket``.
+- **Confirm.** A caller that has to wait more than 20 ms wakes 20 ms before its slot and runs the script once more.
+  If a 429 hold appeared meanwhile (from any process) and covers its slot, the slot is given up and a new one
+  booked after the hold; otherwise the script returns the time left and the caller sleeps it out. So a hold stops
+  every process's waiting callers too, as in ``TokenBucket`` (a hold that appears in the last 20 ms before a slot
+  is seen from the next slot on), and the confirm's round trip is not on the path between the slot and the send.
 - **Cancel.** A caller cancelled while it waits (or whose wait fails) runs the script once more, shielded and
   bounded by ``timeout``: its entry is removed **only if its time is still in the future** on the server clock.
 
@@ -105,6 +107,9 @@ DEFAULT_RECHECK = 1.0
 
 DEFAULT_MAX_CONNECTIONS = 16
 """Connections in the pool of a :meth:`RedisRateLimiter.from_url` client (callers beyond it wait for one)."""
+
+_LEAD_US = 20_000
+"""A waiting caller confirms its reservation this many microseconds before its slot (see ``acquire_timed``)."""
 
 # One script, four modes. KEYS: log, hold. ARGV: mode, n, window_us, member, extend_us.
 # Numbers are written with %d: Redis turns a Lua number into a string with 14 significant digits, too few for
@@ -431,9 +436,13 @@ class RedisRateLimiter:
                 self._recovered()
                 if wait > 0:
                     self._waits += 1
-                    while wait > 0:
-                        await self._sleep(wait / 1e6)
+                    # Wake a little early and confirm before the slot (a 429 hold may have appeared meanwhile),
+                    # then sleep out the rest: the round trip stays off the path between the slot and the send.
+                    while wait > _LEAD_US:
+                        await self._sleep((wait - _LEAD_US) / 1e6)
                         wait, at, _ = await self._call("c", member)
+                    if wait > 0:
+                        await self._sleep(wait / 1e6)
                     self._wait_time += self._clock() - start
             except RateLimiterUnavailableError:
                 raise  # Redis is gone: a give-back would only wait for it again; the slot ages out
