@@ -162,6 +162,7 @@ async def test_is_a_rate_limiter_with_hash_tagged_keys_and_a_repr_without_key_or
         ({"rate": 0.5}, "rate"),
         ({"per": 0}, "per"),
         ({"margin": -1}, "margin"),
+        ({"per": 1e-7, "margin": 0}, "per"),
         ({"timeout": 0}, "timeout"),
         ({"recheck": float("nan")}, "recheck"),
         ({"max_connections": 0}, "max_connections"),
@@ -194,8 +195,15 @@ def test_on_trio_acquire_raises_unsupported_backend_error(redis_server: RedisSer
     async def main() -> None:
         await limiter.acquire()
 
+    async def hold() -> None:
+        limiter.on_rate_limited(1.0)  # the synchronous protocol call: counted, nothing started on trio
+        assert limiter.stats.holds == 1
+        await limiter.hold(1.0)
+
     with pytest.raises(UnsupportedBackendError, match="needs asyncio"):
         anyio.run(main, backend="trio")
+    with pytest.raises(UnsupportedBackendError, match="needs asyncio"):
+        anyio.run(hold, backend="trio")
     assert isinstance(UnsupportedBackendError("x"), AgoraError)
 
 

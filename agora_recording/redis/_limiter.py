@@ -44,10 +44,10 @@ Known limits, documented rather than hidden:
 - If Redis loses its data (a restart without persistence, a failover to a replica that lagged), the grants of the
   last window are forgotten: the next window can admit up to ``2 * n``. A 429 answer then holds everyone.
 - The permits granted by a ``fallback`` while Redis is down are not in Redis's log.
-- ``on_rate_limited`` is synchronous (it is the :class:`~agora_recording.RateLimiter` protocol). It holds this
-  process at once and writes the shared hold within a few milliseconds through a short-lived helper thread that
-  hands the write back to the event loop (:func:`anyio.from_thread.run`); the pending hold also rides along on this
-  process's next script call.
+- ``on_rate_limited`` is synchronous (it is the :class:`~agora_recording.RateLimiter` protocol), so it cannot
+  await Redis. It writes the shared hold within a few milliseconds through a short-lived helper thread that hands
+  the write back to the event loop (:func:`anyio.from_thread.run`); until that write is done, every script call of
+  this process carries the hold too, so this process's own reservations and confirms respect it at once.
 
 Event loops: redis-py's asyncio client needs asyncio. ``RedisRateLimiter`` is **asyncio-only** (also uvloop); under
 trio ``acquire`` raises :class:`UnsupportedBackendError`. (coredis 6 runs on anyio, but its clients must be
@@ -263,6 +263,8 @@ class RedisRateLimiter:
         self._n = int(self._rate)
         self._window = self._per + self._margin
         self._window_us = round(self._window * 1e6)
+        if self._window_us < 1:
+            raise InvalidRequestError("per", "per + margin must be at least 1e-6 s (Redis TIME counts microseconds)")
         prefix = f"{{agora:{key}}}"
         self._keys = (f"{prefix}:log", f"{prefix}:hold")
         self._script = client.register_script(_SCRIPT)
@@ -419,12 +421,7 @@ class RedisRateLimiter:
         Every grant of every process sharing the key is placed on that one clock, so these times show the window
         guarantee directly (useful in tests and logs). Returns ``None`` for a permit given by the ``fallback``.
         """
-        backend = sniffio.current_async_library()
-        if backend != "asyncio":
-            raise UnsupportedBackendError(
-                f"RedisRateLimiter needs asyncio (redis-py's asyncio client); this is {backend}. Run the client on "
-                "asyncio, or use TokenBucket on this event loop."
-            )
+        _require_asyncio()
         if self._fallback is not None and self._down and self._clock() < self._down_until:
             await self._acquire_fallback()
             return None
@@ -513,9 +510,9 @@ class RedisRateLimiter:
     def on_rate_limited(self, retry_after: float | None) -> None:
         """Agora answered 429: hold every process sharing the key until ``retry_after`` seconds from now.
 
-        ``None`` (or a negative or non-finite value) holds for ``per + margin``. This process holds at once; the
-        shared hold is written to Redis within milliseconds (holds only extend, never shorten). Also passed to the
-        ``fallback``, if any.
+        ``None`` (or a negative or non-finite value) holds for ``per + margin``. The shared hold is written to
+        Redis within milliseconds (holds only extend, never shorten); until then this process's script calls carry
+        it. Also passed to the ``fallback``, if any. Use :meth:`hold` to wait until it is written.
         """
         if retry_after is None or not math.isfinite(retry_after) or retry_after < 0:
             retry_after = self._window
@@ -530,6 +527,7 @@ class RedisRateLimiter:
 
         Raises :class:`RateLimiterUnavailableError` when Redis cannot be reached (this process holds anyway).
         """
+        _require_asyncio()
         self.on_rate_limited(retry_after)
         await self._push_pending()
 
@@ -570,6 +568,15 @@ class RedisRateLimiter:
     async def _push_pending(self) -> None:
         while self._pending_hold_until > -math.inf:
             await self._call("h", "")
+
+
+def _require_asyncio() -> None:
+    backend = sniffio.current_async_library()
+    if backend != "asyncio":
+        raise UnsupportedBackendError(
+            f"RedisRateLimiter needs asyncio (redis-py's asyncio client); this is {backend}. Run the client on "
+            "asyncio, or use TokenBucket on this event loop."
+        )
 
 
 def _import_redis_exceptions() -> Any:
