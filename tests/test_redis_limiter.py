@@ -437,6 +437,27 @@ async def test_cancelling_commands_mid_flight_does_not_poison_pooled_connections
         await pool.disconnect()
 
 
+async def test_a_cancel_scope_ends_an_acquire_stuck_behind_a_busy_server(redis_server: RedisServer, raw: Any) -> None:
+    """A scope cancelled while acquire connects to (and waits on) a server busy with a slow script ends it at once.
+
+    This is the case where redis-py lost a native Task.cancel() (see the test above); anyio scopes deliver again.
+    """
+    busy = raw.register_script(
+        "local t = redis.call('TIME') local s = t[1] * 1000000 + t[2] "
+        "while true do local u = redis.call('TIME') if u[1] * 1000000 + u[2] - s > 300000 then break end end "
+        "return 1"
+    )
+    async with make(redis_server.url) as limiter, anyio.create_task_group() as tg:
+        tg.start_soon(busy)
+        await anyio.sleep(0.02)  # the server is now inside the slow script
+        with anyio.move_on_after(0.05) as scope:
+            await limiter.acquire()  # a fresh limiter: its first connection's handshake waits on the server
+        assert scope.cancelled_caught
+        assert limiter.stats.granted == 0
+    async with make(redis_server.url) as again:
+        assert await again.acquire_timed() is not None
+
+
 # ------------------------------------------------------------------------------------------------ 429 holds
 
 
