@@ -3,12 +3,13 @@
 The parent serves a ``FakeAgoraServer`` (10 admitted requests in any sliding second, else 429) and starts four
 children (``python tests/test_redis_limiter_processes.py ...``), each a ``CloudRecordingClient`` with its own
 ``RedisRateLimiter.from_url`` on one key, sending a bounded number of ``acquire`` requests from several tasks. Every
-child still running when the test ends (timeout, failure) is killed.
+child still running when the test ends (timeout, failure) is killed. Also: the redis benchmark's quick run completes.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -118,6 +119,39 @@ def test_four_processes_share_one_limit_against_the_fakes_strict_window() -> Non
     sustained = span / (ordered[span] - ordered[0])
     assert sustained >= 9.0, sustained
     assert all(report["rate_limited"] == 0 for report in reports)
+
+
+def test_the_redis_benchmark_quick_run_reports_every_figure() -> None:
+    """`benchmarks.bench_redis` in quick mode runs to the end and reports each figure (numbers, no verdicts)."""
+    import math
+    import os
+
+    from _redis_server import require_redis
+
+    require_redis()
+    root = Path(__file__).resolve().parent.parent
+    code = (
+        "import json, sys\n"
+        "from benchmarks import bench_redis\n"
+        "r = bench_redis.run_benchmark(quick=True)\n"
+        "print(bench_redis.format_results(r))\n"
+        "print(json.dumps(r))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert set(results["one_grant"]) == {
+        "RedisRateLimiter.acquire (EVALSHA)",
+        "redis PING round trip (baseline)",
+        "TokenBucket.acquire (in process)",
+    }
+    for column in results["four_processes"].values():
+        assert column["grants"] == 4 * results["config"]["grants_per_process"]
+        assert math.isfinite(column["sustained_per_s"])
+    assert "max grants in any 1 s window" in proc.stdout
 
 
 def _child(base_url: str, redis_url: str, app_id: str, customer_id: str, secret: str) -> None:
