@@ -17,8 +17,8 @@ never a bare ``KeyError`` or ``TypeError``.
 from __future__ import annotations
 
 import math
-import reprlib
 import re
+import reprlib
 import types
 import typing
 from collections.abc import Callable, Mapping
