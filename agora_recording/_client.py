@@ -4,41 +4,27 @@ from __future__ import annotations
 
 import base64
 import functools
-import json
 import logging
 import random
-import socket
 import types
-import typing
 from collections.abc import Mapping
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 import anyio
 import anyio.lowlevel
-import attrs
 import httpx
 
-from agora_recording._body import ACCEPT_ENCODING, BODY_TOO_LARGE, RequestBody, read_body
+from agora_recording._body import ACCEPT_ENCODING, RequestBody
 from agora_recording._clock import DEFAULT_CLOCK, Clock
-from agora_recording._converter import from_wire, to_wire
-from agora_recording._domains import check_primary, check_region, failover_host
+from agora_recording._converter import to_wire
+from agora_recording._domains import check_primary, check_region
 from agora_recording._errors import (
-    CODE_ALREADY_STARTED,
-    CODE_NO_RECORDED_DATA,
-    AlreadyStartedError,
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
     InvalidRequestError,
-    RateLimitError,
-    ResourceExpiredError,
-    ResponseFormatError,
-    ResponseTooLargeError,
     StartOutcomeUnknownError,
-    error_from_response,
-    parse_code,
-    parse_retry_after,
 )
 from agora_recording._limiter import RateLimiter, Sleep, TokenBucket, shared_limiter
 from agora_recording._options import (
@@ -48,7 +34,8 @@ from agora_recording._options import (
     DEFAULT_STOP_TIMEOUT,
     DEFAULT_TIMEOUT,
 )
-from agora_recording._retry import DEFAULT_RETRY_POLICY, Decision, Outcome, RetryPolicy, decide
+from agora_recording._requester import PREFIX, Requester, as_timeout
+from agora_recording._retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from agora_recording._session import (
     DEFAULT_EXPIRY_MARGIN,
     DEFAULT_START_DEADLINE,
@@ -87,51 +74,6 @@ __all__ = ["SEND_OBSERVER", "CloudRecordingClient"]
 
 logger = logging.getLogger("agora_recording")
 T = TypeVar("T")
-
-_PREFIX = "/v1/apps/{appid}/cloud_recording"
-ROUTES = {
-    "acquire": _PREFIX + "/acquire",
-    "start": _PREFIX + "/resourceid/{resourceid}/mode/{mode}/start",
-    "update": _PREFIX + "/resourceid/{resourceid}/sid/{sid}/mode/{mode}/update",
-    "updateLayout": _PREFIX + "/resourceid/{resourceid}/sid/{sid}/mode/{mode}/updateLayout",
-    "query": _PREFIX + "/resourceid/{resourceid}/sid/{sid}/mode/{mode}/query",
-    "stop": _PREFIX + "/resourceid/{resourceid}/sid/{sid}/mode/{mode}/stop",
-}
-_DNS_MARKERS = (
-    "name or service not known",
-    "nodename nor servname",
-    "getaddrinfo",
-    "temporary failure in name resolution",
-    "no address associated",
-    "name resolution",
-)
-
-
-def _is_dns_failure(exc: BaseException) -> bool:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, socket.gaierror):
-            return True
-        if any(marker in str(current).lower() for marker in _DNS_MARKERS):
-            return True
-        current = current.__cause__ or current.__context__
-    return False
-
-
-def _classify(exc: httpx.TransportError) -> Outcome:
-    if isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout)):
-        return Outcome(kind="connect")
-    if isinstance(exc, httpx.ConnectError):
-        return Outcome(kind="dns" if _is_dns_failure(exc) else "connect")
-    if isinstance(exc, httpx.TimeoutException):
-        return Outcome(kind="timeout")
-    return Outcome(kind="disconnect")
-
-
-def _as_timeout(value: float | httpx.Timeout) -> httpx.Timeout:
-    return value if isinstance(value, httpx.Timeout) else httpx.Timeout(value)
 
 
 class CloudRecordingClient:
@@ -206,7 +148,6 @@ class CloudRecordingClient:
             raise InvalidRequestError("max_in_flight", f"must be a positive integer, got {max_in_flight!r}")
         if isinstance(max_response_bytes, bool) or not isinstance(max_response_bytes, int) or max_response_bytes < 1:
             raise InvalidRequestError("max_response_bytes", f"must be a positive integer, got {max_response_bytes!r}")
-        self._max_response_bytes = max_response_bytes
         if base_url is not None:
             parsed = httpx.URL(base_url)
             if parsed.scheme not in ("http", "https") or not parsed.host:
@@ -216,10 +157,9 @@ class CloudRecordingClient:
             self._base_url = None
         self._primary = check_primary(primary_domain)
         self._region = check_region(failover_region)
-        self._timeout = _as_timeout(timeout)
-        self._stop_timeout = _as_timeout(stop_timeout)
-        self._prefix = _PREFIX.format(appid=quote(self._app_id, safe=""))
-        self._retry = retry
+        self._timeout = as_timeout(timeout)
+        self._stop_timeout = as_timeout(stop_timeout)
+        self._prefix = PREFIX.format(appid=quote(self._app_id, safe=""))
         if rate_limiter is not None:
             self._limiter: RateLimiter = rate_limiter
         elif clock is DEFAULT_CLOCK and sleep is anyio.sleep:
@@ -228,7 +168,6 @@ class CloudRecordingClient:
             self._limiter = TokenBucket(clock=clock, sleep=sleep)
         self._clock = clock
         self._sleep = sleep
-        self._rng = rng or random.Random()
         self._owns_http = http_client is None
         # On a client we own, the headers are the client's defaults (set once); a caller's client gets them per request.
         self._request_headers: dict[str, str] | None = None if self._owns_http else self._headers
@@ -238,14 +177,28 @@ class CloudRecordingClient:
             timeout=self._timeout,
             limits=httpx.Limits(max_connections=max_in_flight * 2, max_keepalive_connections=max_in_flight),
         )
-        self._in_flight = anyio.CapacityLimiter(max_in_flight)
-        self._closed = False
         self._closing: anyio.Event | None = None  # set once aclose() has finished
         self._keeper = Keeper()
+        self._requester = Requester(
+            http=self._http,
+            request_headers=self._request_headers,
+            limiter=self._limiter,
+            max_in_flight=max_in_flight,
+            retry=retry,
+            timeout=self._timeout,
+            max_response_bytes=max_response_bytes,
+            base_url=self._base_url,
+            primary=self._primary,
+            region=self._region,
+            clock=clock,
+            sleep=sleep,
+            rng=rng or random.Random(),
+            keeper=self._keeper,
+        )
 
     def __del__(self) -> None:
         try:
-            if not self._closed:
+            if not self._requester.closed:
                 self._keeper.warn_unclosed()
         except Exception:
             pass
@@ -266,7 +219,7 @@ class CloudRecordingClient:
         ``async with``, each start and stop gets a task of its own for its duration instead: it still finishes
         whatever cancels its caller, but the caller then waits for it before its cancellation propagates.
         """
-        if self._closed or self._keeper.closing:
+        if self._requester.closed or self._keeper.closing:
             raise APIConnectionError("the client is closed", endpoint="client")
         await self._keeper.open()
         return self
@@ -297,7 +250,7 @@ class CloudRecordingClient:
         try:
             await self._keeper.drain()
         finally:
-            self._closed = True
+            self._requester.closed = True
             try:
                 if self._owns_http:
                     with anyio.CancelScope(shield=True):
@@ -431,7 +384,7 @@ class CloudRecordingClient:
             raise InvalidRequestError("client_request", "must be an AcquireClientRequest")
         is_web = bool(web) if web is not None else request.scene is not None and int(request.scene) == 1
         body = self._body(cname, uid, web=is_web, client_request=request)
-        return await self._call(
+        return await self._requester.call(
             "acquire", "POST", self._prefix + "/acquire", body, AcquireResponse, timeout=timeout, retries=retries
         )
 
@@ -477,7 +430,7 @@ class CloudRecordingClient:
         check_start_request(mode, client_request)
         body = self._body(cname, uid, web=mode is Mode.WEB, client_request=client_request)
         path = f"{self._prefix}/resourceid/{quote(resource_id, safe='')}/mode/{mode.value}/start"
-        return await self._call(
+        return await self._requester.call(
             "start", "POST", path, body, StartResponse, timeout=timeout, retries=retries, resource_id=resource_id
         )
 
@@ -502,7 +455,7 @@ class CloudRecordingClient:
         check_update_request(mode, client_request)
         body = self._body(cname, uid, web=mode is Mode.WEB, client_request=client_request)
         path = self._sid_path(resource_id, sid, mode) + "/update"
-        return await self._call(
+        return await self._requester.call(
             "update",
             "POST",
             path,
@@ -533,7 +486,7 @@ class CloudRecordingClient:
             raise InvalidRequestError("client_request", "must be an UpdateLayoutClientRequest")
         body = self._body(cname, uid, web=False, client_request=client_request)
         path = self._sid_path(resource_id, sid, mode) + "/updateLayout"
-        return await self._call(
+        return await self._requester.call(
             "updateLayout",
             "POST",
             path,
@@ -559,7 +512,7 @@ class CloudRecordingClient:
         """
         mode = check_mode(mode)
         path = self._sid_path(resource_id, sid, mode) + "/query"
-        return await self._call(
+        return await self._requester.call(
             "query",
             "GET",
             path,
@@ -619,7 +572,7 @@ class CloudRecordingClient:
         request = StopClientRequest(async_stop=True) if async_stop else StopClientRequest()
         body = self._body(cname, uid, web=mode is Mode.WEB, client_request=request)
         path = self._sid_path(resource_id, sid, mode) + "/stop"
-        return await self._call(
+        return await self._requester.call(
             "stop",
             "POST",
             path,
@@ -694,317 +647,3 @@ class CloudRecordingClient:
         check_non_empty(resource_id, field="resource_id")
         check_non_empty(sid, field="sid")
         return f"{self._prefix}/resourceid/{quote(resource_id, safe='')}/sid/{quote(sid, safe='')}/mode/{mode.value}"
-
-    def _url(self, path: str, transport_failures: int, dns_failure: bool) -> str:
-        if self._base_url is not None:
-            return self._base_url + path
-        host = failover_host(
-            self._primary, self._region, transport_failures=transport_failures, dns_failure=dns_failure
-        )
-        return f"https://{host}{path}"
-
-    async def _call(
-        self,
-        endpoint: str,
-        method: str,
-        path: str,
-        body: RequestBody | None,
-        model: type[T],
-        *,
-        timeout: TimeoutArg,
-        retries: int | None,
-        resource_id: str | None = None,
-        sid: str | None = None,
-        retry_window: float | None = None,
-    ) -> T:
-        if self._closed:
-            raise APIConnectionError("the client is closed", endpoint=endpoint)
-        if self._keeper.closing and endpoint != "stop":
-            raise APIConnectionError("the client is closing: only stops are sent now", endpoint=endpoint)
-        policy = self._retry
-        if retries is not None:
-            if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-                raise InvalidRequestError("retries", f"must be a non-negative integer, got {retries!r}")
-            policy = attrs.evolve(policy, max_retries=retries)
-        route = ROUTES[endpoint]
-        effective_timeout = _as_timeout(timeout) if timeout is not None else self._timeout
-        started = self._clock()
-        attempt = 0
-        transport_failures = 0
-        dns_failure = False
-        maybe_started = False  # start only: an earlier attempt may have started the recording
-
-        def decide_after(outcome: Outcome) -> Decision:
-            return decide(
-                endpoint=endpoint,
-                attempt=attempt,
-                outcome=outcome,
-                policy=policy,
-                elapsed=self._clock() - started,
-                rand=self._rng.random,
-                retry_window=retry_window,
-            )
-
-        while True:
-            attempt += 1
-            url = self._url(path, transport_failures, dns_failure)
-            failure: httpx.RequestError | None = None
-            try:
-                # The in-flight slot first, then the permit: the permit is granted right before the send, so
-                # requests reach Agora in the order and spacing the limiter granted them.
-                async with self._in_flight:
-                    await self._limiter.acquire()
-                    # A cancellation that arrived while queued ends the call here, before anything is sent.
-                    await anyio.lowlevel.checkpoint_if_cancelled()
-                    if self._closed or (attempt == 1 and endpoint != "stop" and self._keeper.closing):
-                        raise APIConnectionError("the client was closed before the request was sent", endpoint=endpoint)
-                    observer = SEND_OBSERVER.get()
-                    if observer is not None:
-                        observer()
-                    sent_at = self._clock()
-                    logger.debug("agora request endpoint=%s route=%s attempt=%d", endpoint, route, attempt)
-                    # Streamed, so the body is read with a limit (counted after decompression); the bytes to send stay
-                    # inside the RequestBody, never in a local of this frame.
-                    async with self._http.stream(
-                        method,
-                        url,
-                        content=None if body is None else body.content,
-                        headers=self._request_headers,
-                        timeout=effective_timeout,
-                    ) as response:
-                        raw, unreadable = await read_body(response, self._max_response_bytes)
-            except httpx.RequestError as exc:
-                # Handled below, outside this block: the library's error must not chain httpx's exception, whose
-                # request still carries the Authorization header.
-                failure = exc
-            if failure is not None:
-                if not isinstance(failure, httpx.TransportError):  # e.g. a body an in-process transport cannot decode
-                    maybe_started = True  # an answer came, so the request may have been acted on
-                    decision = decide_after(Outcome(kind="malformed"))
-                    if decision.retry:
-                        await self._backoff(endpoint, route, attempt, decision, failure="unreadable")
-                        continue
-                    raise ResponseFormatError(
-                        f"the answer could not be read ({type(failure).__name__})", endpoint=endpoint
-                    )
-                outcome = _classify(failure)
-                transport_failures += 1
-                dns_failure = dns_failure or outcome.kind == "dns"
-                maybe_started = maybe_started or outcome.maybe_sent
-                decision = decide_after(outcome)
-                if decision.retry:
-                    await self._backoff(endpoint, route, attempt, decision, failure=outcome.kind)
-                    continue
-                logger.warning(
-                    "agora request failed endpoint=%s route=%s failure=%s attempt=%d elapsed=%.3f",
-                    endpoint,
-                    route,
-                    outcome.kind,
-                    attempt,
-                    self._clock() - started,
-                )
-                detail = str(failure)[:200]
-                message = f"{outcome.kind} failure after {attempt} attempt(s) ({type(failure).__name__}: {detail})"
-                if outcome.kind == "timeout":
-                    if endpoint == "start":
-                        message += "; the recording may have started"
-                    raise APITimeoutError(message, endpoint=endpoint)
-                raise APIConnectionError(message, endpoint=endpoint)
-
-            transport_failures = 0
-            status = response.status_code
-            logger.debug(
-                "agora response endpoint=%s route=%s status=%d attempt=%d elapsed=%.3f",
-                endpoint,
-                route,
-                status,
-                attempt,
-                self._clock() - sent_at,
-            )
-            result = self._interpret(
-                endpoint, response, model, raw=raw, unreadable=unreadable, resource_id=resource_id, sid=sid
-            )
-            if not isinstance(result, BaseException):
-                return result
-            error = result
-            if isinstance(error, AlreadyStartedError) and (maybe_started or attempt > 1):
-                # Code 7 on a resend: one of our earlier attempts was processed, whatever it answered.
-                raise StartOutcomeUnknownError(
-                    resource_id=resource_id,
-                    endpoint=endpoint,
-                    status_code=error.status_code,
-                    code=error.code,
-                    reason=error.reason,
-                    request_id=error.request_id,
-                )
-            if (
-                not isinstance(error, (APIStatusError, ResourceExpiredError, ResponseFormatError))
-                or error.status_code is None
-            ):
-                raise error
-            if isinstance(error, RateLimitError):
-                # Hold everyone back, but never longer than this call would wait itself.
-                hold = None if error.retry_after is None else min(error.retry_after, policy.max_delay)
-                self._limiter.on_rate_limited(hold)
-            outcome = _outcome_of(error)
-            maybe_started = maybe_started or outcome.maybe_sent
-            decision = decide_after(outcome)
-            if not decision.retry:
-                logger.info(
-                    "agora error endpoint=%s route=%s status=%d code=%s attempt=%d elapsed=%.3f",
-                    endpoint,
-                    route,
-                    status,
-                    outcome.code,
-                    attempt,
-                    self._clock() - started,
-                )
-                raise error
-            await self._backoff(endpoint, route, attempt, decision, status=status, code=outcome.code)
-
-    async def _backoff(
-        self,
-        endpoint: str,
-        route: str,
-        attempt: int,
-        decision: Decision,
-        *,
-        status: int | None = None,
-        code: int | None = None,
-        failure: str | None = None,
-    ) -> None:
-        logger.info(
-            "agora retry endpoint=%s route=%s status=%s code=%s failure=%s attempt=%d delay=%.3f reason=%s",
-            endpoint,
-            route,
-            status,
-            code,
-            failure,
-            attempt,
-            decision.delay,
-            decision.reason,
-        )
-        if decision.delay > 0:
-            await self._sleep(decision.delay)
-
-    def _interpret(
-        self,
-        endpoint: str,
-        response: httpx.Response,
-        model: type[T],
-        *,
-        raw: bytes,
-        unreadable: str | None,
-        resource_id: str | None,
-        sid: str | None,
-    ) -> T | APIStatusError | ResourceExpiredError | ResponseFormatError:
-        status = response.status_code
-        request_id = response.headers.get("x-request-id")
-        if unreadable is not None and 200 <= status < 300:
-            if unreadable == BODY_TOO_LARGE:
-                return ResponseTooLargeError(
-                    endpoint=endpoint, limit=self._max_response_bytes, status_code=status, request_id=request_id
-                )
-            return ResponseFormatError(
-                "the answer could not be read (its Content-Encoding does not decode)",
-                endpoint=endpoint,
-                status_code=status,
-                request_id=request_id,
-            )
-        # An error status with an unreadable body is still that error (no code, no reason): raw is b"" then.
-        if status in (200, 201):
-            data = _json_or_none(raw)
-            if data is None:
-                return ResponseFormatError(
-                    "the answer is not a JSON object", endpoint=endpoint, status_code=status, request_id=request_id
-                )
-            code = parse_code(data.get("code")) if "resourceId" not in data else None
-            if code == CODE_ALREADY_STARTED and endpoint == "start":
-                # The one error Agora puts inside a 2xx body (201 + code 7 on start): no resourceId, no sid.
-                return error_from_response(
-                    endpoint=endpoint, status_code=status, body=raw, request_id=request_id, resource_id=resource_id
-                )
-            if code is not None:
-                return ResponseFormatError(
-                    f"a {status} answer with code {code} is not one Agora gives",
-                    endpoint=endpoint,
-                    status_code=status,
-                    request_id=request_id,
-                )
-            try:
-                result = from_wire(model, data, endpoint=endpoint)
-            except ResponseFormatError as exc:
-                return exc.with_answer(status_code=status, request_id=request_id)
-            mismatch = _not_about(endpoint, data, result, resource_id=resource_id, sid=sid)
-            if mismatch is not None:
-                return ResponseFormatError(mismatch, endpoint=endpoint, status_code=status, request_id=request_id)
-            return result
-        if 200 <= status < 300 and status != 206:
-            return ResponseFormatError(
-                f"HTTP {status} is not an answer Agora gives",
-                endpoint=endpoint,
-                status_code=status,
-                request_id=request_id,
-            )
-        if status == 206 and endpoint == "stop":
-            data = _json_or_none(raw)
-            if data is not None and parse_code(data.get("code")) == CODE_NO_RECORDED_DATA:
-                return typing.cast(T, StopResponse(resource_id=resource_id, sid=sid, no_recorded_data=True))
-        retry_after = (
-            parse_retry_after(response.headers.get("retry-after"), date=response.headers.get("date"))
-            if status == 429
-            else None
-        )
-        return error_from_response(
-            endpoint=endpoint,
-            status_code=status,
-            body=raw,
-            request_id=request_id,
-            retry_after=retry_after,
-            resource_id=resource_id,
-        )
-
-
-def _outcome_of(error: APIStatusError | ResourceExpiredError | ResponseFormatError) -> Outcome:
-    """The retry outcome of an answer that is an error."""
-    if isinstance(error, ResponseFormatError):
-        # A 2xx that is not Agora's answer (a proxy's, a broken middlebox's): Agora may or may not have acted.
-        return Outcome(
-            kind="oversized" if isinstance(error, ResponseTooLargeError) else "malformed", status=error.status_code
-        )
-    return Outcome(
-        kind="status",
-        status=error.status_code,
-        code=error.code,
-        retry_after=error.retry_after if isinstance(error, RateLimitError) else None,
-    )
-
-
-def _not_about(
-    endpoint: str, data: Mapping[str, Any], result: Any, *, resource_id: str | None, sid: str | None
-) -> str | None:
-    """Why a 2xx answer that fits the model is still not Agora's answer to this request; ``None`` when it is.
-
-    Agora's answers name the recording: start echoes the resourceId and gives the sid; update, updateLayout, query
-    and stop echo both; stop also carries ``serverResponse``. A bare ``{}`` or ``{"status": "error"}`` from a proxy
-    would otherwise read as success: a stop taken as done while the recording runs and bills.
-    """
-    if endpoint == "acquire":
-        return None if result.resource_id else "the answer has an empty resourceId"
-    if resource_id is not None and result.resource_id != resource_id:
-        return "the answer's resourceId is missing or not this request's; it is not Agora's answer to it"
-    if endpoint == "start":
-        return None if result.sid else "the answer has no sid; the recording may or may not have started"
-    if sid is not None and result.sid != sid:
-        return "the answer's sid is missing or not this request's; it is not Agora's answer to it"
-    if endpoint == "stop" and not isinstance(data.get("serverResponse"), Mapping):
-        return "the stop answer has no serverResponse; it is not Agora's, and the recording may still run"
-    return None
-
-
-def _json_or_none(raw: bytes) -> Any:
-    try:
-        data = json.loads(raw) if raw else None
-    except (ValueError, RecursionError):  # not JSON (UnicodeDecodeError is a ValueError), or nested too deep
-        return None
-    return data if isinstance(data, dict) else None

@@ -184,7 +184,9 @@ def decide(
         delay = min(delay, max(0.0, policy.not_found_window - elapsed))
     if windowed and attempt > policy.max_retries:
         assert retry_window is not None
-        if elapsed + delay > retry_window:
+        # As for the 404 window: the clock's time, or the schedule's when the clock did not move.
+        spent = max(elapsed, sum(_schedule(delays, i, policy.max_delay) for i in range(index)))
+        if spent + delay > retry_window:
             return Decision(retry=False, reason="retry window over")
         reason += " (within the retry window)"
     return Decision(retry=True, delay=delay, reason=reason)

@@ -18,8 +18,8 @@ BAD_REQUEST = Outcome(kind="status", status=400, code=2)
     [
         (RATE_LIMITED, 4, 10.0, None, False),  # no window: max_retries decides, as before
         (RATE_LIMITED, 4, 10.0, 180.0, True),  # past max_retries, inside the window
-        (RATE_LIMITED, 20, 150.0, 180.0, True),  # 150 + the 30 s cap (max_delay) still fits
-        (RATE_LIMITED, 20, 178.0, 180.0, False),  # the next attempt would start past the window
+        (RATE_LIMITED, 9, 150.0, 180.0, True),  # 150 + the 30 s cap (max_delay) still fits
+        (RATE_LIMITED, 9, 178.0, 180.0, False),  # the next attempt would start past the window
         (SERVER_ERROR, 9, 100.0, 180.0, True),
         (TIMEOUT, 9, 100.0, 180.0, True),
         (BAD_REQUEST, 1, 0.0, 180.0, False),  # not retryable: the window changes nothing
@@ -45,3 +45,13 @@ def test_max_retries_zero_still_turns_retries_off_inside_a_window() -> None:
         retry_window=180.0,
     )
     assert not decision.retry
+
+
+def test_the_window_ends_even_when_the_clock_does_not_move() -> None:
+    """With a clock that never moves (an injected sleep that does not advance it), the schedule's own time closes the
+    window: a stop never retries forever."""
+    attempt = 1
+    while decide(endpoint="stop", attempt=attempt, outcome=SERVER_ERROR, policy=POLICY, retry_window=180.0).retry:
+        attempt += 1
+        assert attempt < 100
+    assert attempt == 10  # 1 + 3 + 6 + 12 + 24 + 30 * 4 = 166 s scheduled; a 10th retry would end past 180 s
