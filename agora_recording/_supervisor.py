@@ -2,11 +2,12 @@
 
 * **Start**: acquire + start, then confirm by query from 5 s after the sid, backing off 5/10/15 s, until status
   4 or 5; not there within ``verify_timeout`` (90 s): the start failed (``RecordingSession.wait_until_recording``).
-* **Monitor**: every recording is queried about every ``query_interval`` seconds (the source of truth). The due
-  times are spread by phase offsets (a golden-ratio sequence over the interval), so a thousand recordings never
-  query in one burst, and one scheduler task feeds ``monitor_concurrency`` workers: monitoring never holds more
-  than that many of the client's rate-limiter places at once, so a new start or stop waits behind at most that
-  many queries, never behind the whole fleet.
+* **Monitor**: every recording is queried about every ``query_interval`` seconds (the source of truth). Each
+  recording gets its own slot of the interval (the k-th verified start takes ``k * 0.618... mod 1``), so the
+  fleet's queries are spread evenly over time whenever the recordings started, never in one burst. One
+  scheduler task feeds ``monitor_concurrency`` workers: monitoring never holds more than that many places in the
+  client's rate-limiter queue, so a new start or stop waits behind at most that many queries, never behind the
+  whole fleet.
 * **Failover**: a 404 "failed to find worker" is re-queried after 5/10/15 s (``failover_delays``) for up to
   ``failover_window`` (90 s) before the task counts as gone: no restart while Agora's high availability moves it.
 * **Restart** on status 20, on a status past 5 (exiting), on a 404 past the window, on a failed verification,

@@ -201,7 +201,11 @@ class SupervisorCore:
             self._emit("started", handle)
         self._note_files(handle, tuple(f.filename for f in verified.files))
         self._phase += 1
-        handle._next_due = now + self._interval * (0.05 + 0.95 * ((self._phase * _GOLDEN) % 1.0))
+        # Its own slot on the interval's grid (k * golden ratio, mod 1): the fleet's queries are spread evenly
+        # whenever the recordings were verified. The first query comes at least 5% of an interval from now.
+        slot = self._interval * ((self._phase * _GOLDEN) % 1.0)
+        earliest = now + 0.05 * self._interval
+        handle._next_due = earliest + (slot - earliest) % self._interval
         self._scheduler.schedule(handle, handle._next_due)
         return None
 

@@ -8,11 +8,42 @@ from typing import Any
 
 import anyio
 import anyio.lowlevel
+import httpx
 from _support import client_for, make_fake
 
 from agora_recording import EventStream, RecordingSupervisor, SupervisorEvent, TokenBucket
 from agora_recording.testing import FakeAgoraServer
 from agora_recording.testing._clock import VirtualClock
+
+
+class FailoverTransport(httpx.AsyncBaseTransport):
+    """The fake, except that queries of chosen sids answer 404 "failed to find worker" until a given time.
+
+    That is what Agora answers while its high availability moves a task (up to 90 s): the task keeps running
+    (the fake still has it) but cannot be found. ``lost`` records each 404 served as ``(time, sid)``.
+    """
+
+    def __init__(self, fake: FakeAgoraServer, clock: VirtualClock) -> None:
+        self._inner = fake.transport()
+        self._clock = clock
+        self.windows: dict[str, tuple[float, float]] = {}
+        self.lost: list[tuple[float, str]] = []
+
+    def fail_over(self, sid: str, seconds: float, *, start: float | None = None) -> None:
+        """Queries of ``sid`` answer 404 from ``start`` (default: now) for ``seconds``."""
+        begin = self._clock() if start is None else start
+        self.windows[sid] = (begin, begin + seconds)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if request.method == "GET" and path.endswith("/query"):
+            sid = path.split("/sid/")[1].split("/")[0]
+            begin, end = self.windows.get(sid, (0.0, 0.0))
+            if begin <= self._clock() < end:
+                self.lost.append((self._clock(), sid))
+                body = {"code": 404, "reason": "failed to find worker"}
+                return httpx.Response(404, json=body, headers={"x-request-id": "failover"}, request=request)
+        return await self._inner.handle_async_request(request)
 
 
 class Collector:
@@ -46,6 +77,7 @@ async def supervised(
     fake: FakeAgoraServer | None = None,
     *,
     limited: bool = True,
+    transport: httpx.AsyncBaseTransport | None = None,
     **options: Any,
 ) -> AsyncIterator[tuple[FakeAgoraServer, RecordingSupervisor, Collector]]:
     """A running supervisor on the fake (client limited to 10 requests/s on ``vc``), with an event collector.
@@ -55,7 +87,7 @@ async def supervised(
     fake = fake or make_fake(vc)
     limiter = TokenBucket(10, 1.0, clock=vc, sleep=vc.sleep) if limited else None
     async with (
-        client_for(fake, vc, rate_limiter=limiter) as client,
+        client_for(fake, vc, rate_limiter=limiter, transport=transport) as client,
         vc.autojump(),
         anyio.create_task_group() as tg,
         RecordingSupervisor(client, **options) as sup,
