@@ -352,11 +352,12 @@ class SupervisorCore:
         self._schedule_next(handle)
 
     def _schedule_next(self, handle: RecordingHandle) -> None:
-        """The next due time on the handle's own phase, at least half an interval away."""
+        """One interval after the handle's slot, and never less than one interval after this query.
+
+        When queries run late (the budget or the limiter was busy), the slot moves later instead of catching up:
+        a recording is never queried twice within ``query_interval`` by monitoring.
+        """
         now = self._clock()
-        due = handle._next_due + self._interval
-        floor = now + self._interval / 2
-        if due < floor:
-            due += math.ceil((floor - due) / self._interval) * self._interval
+        due = max(handle._next_due + self._interval, now + self._interval)
         handle._next_due = due
         self._scheduler.schedule(handle, due)

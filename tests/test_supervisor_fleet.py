@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import types
 from collections import defaultdict
 
 import pytest
 from _supervisor_support import FailoverTransport, supervised
-from _support import make_fake, request_for
+from _support import client_for, make_fake, request_for
 
-from agora_recording import HandleState
+from agora_recording import HandleState, RecordingSupervisor
 from agora_recording.testing import FakeTimings
 from agora_recording.testing._clock import VirtualClock
 
@@ -21,6 +22,7 @@ NOTIFIED = range(10, 18)  # died, and a session_exit (exitStatus 1) notification
 GONE = range(18, 23)  # exited (idle): 404 past the failover window
 FAILOVER = range(23, 33)  # 404 for 60 s, then found again (Agora's high availability)
 QUIET = range(33, N)
+MIX = request_for("mix")
 
 
 def sid_of(path: str) -> str:
@@ -141,3 +143,72 @@ async def test_a_fleet_of_50_recordings_is_kept_running_the_way_agora_advises() 
     assert busiest <= 2
     total = len(answers)
     assert total == verification + requery + len(regular)
+
+
+@pytest.mark.parametrize(("concurrency", "starved"), [(2, False), (60, True)])
+async def test_monitoring_does_not_starve_a_new_start(concurrency: int, starved: bool) -> None:
+    """60 recordings queried every 4 s want 15 requests/s of a 10/s limiter. With the monitoring budget (2 queries
+    in flight) a new recording's acquire waits behind at most those 2; without it, behind a queue of queries."""
+    vc = VirtualClock(start=1000.0)
+    fake = make_fake(vc)
+    options = {"query_interval": 4.0, "monitor_concurrency": concurrency}
+    async with supervised(vc, fake, **options) as (_, sup, _events):
+        handles = [
+            await sup.add(cname=f"room{i:02d}", uid="1001", mode="mix", client_request=request_for("mix"))
+            for i in range(60)
+        ]
+        for handle in handles:
+            await handle.wait_recording()
+        await vc.sleep(20)  # monitoring at full demand
+        logged = len(fake.requests)
+        probe = await sup.add(cname="probe", uid="1001", mode="mix", client_request=request_for("mix"))
+        await probe.wait_recording()
+    after_add = fake.requests[logged:]  # in the order Agora received them
+    acquire = next(i for i, r in enumerate(after_add) if r.endpoint == "acquire" and r.body["cname"] == "probe")
+    ahead = [r for r in after_add[:acquire] if r.endpoint == "query"]
+    assert fake.stats.rate_limited == 0
+    if starved:
+        assert len(ahead) > 10  # the test can tell: without the budget, the start queues behind the fleet
+    else:
+        assert len(ahead) <= concurrency + 1  # the ones already holding or about to take a permit
+
+
+async def test_supervision_over_tcp_with_notifications() -> None:
+    """The same behaviour over real TCP (fake.serve() on 127.0.0.1): a notification restarts one recording with
+    the alternate uid, a failover does not restart another, and exit stops everything."""
+    vc = VirtualClock(start=1000.0)
+    fake = make_fake(vc)
+    async with fake.serve() as base_url:
+        assert base_url.startswith("http://127.0.0.1:")
+        async with (
+            client_for(fake, vc, base_url=base_url) as client,
+            vc.autojump(),
+            RecordingSupervisor(client, query_interval=30.0) as sup,
+        ):
+            events = sup.events()
+            one = await sup.add(cname="room1", uid="1001", alternate_uid="1002", mode="mix", client_request=MIX)
+            two = await sup.add(cname="room2", uid="1001", alternate_uid="1002", mode="mix", client_request=MIX)
+            await one.wait_recording()
+            await two.wait_recording()
+            first = one.sid
+            assert first is not None
+            fake.end_recording(first, reason="abnormal")
+            exit_event = types.SimpleNamespace(
+                event_type=11,
+                cname="room1",
+                uid="1001",
+                sid=first,
+                details={"msgName": "session_exit", "exitStatus": 1},
+            )
+            assert sup.notify_event(exit_event)
+            await one.wait_recording()
+            assert one.uid == "1002"
+            assert one.restarts == 1
+            fake.inject("query", kind="worker_not_found", count=2)
+            await vc.sleep(120)
+            assert two.restarts == 0
+            assert two.state is HandleState.RECORDING
+    assert fake.running_recordings() == []
+    kinds = [e.kind async for e in events if e.cname == "room1" and e.kind != "files"]
+    assert kinds[:3] == ["started", "exited", "restarted"]
+    assert kinds[-1] == "stopped"
