@@ -299,6 +299,8 @@ class RecordingSupervisor(SupervisorCore):
         session = handle._session if handle is not None else None
         if handle is None or session is None or (sid is not None and session.sid != sid):
             return False
+        if sid is None and uid not in (session.uid, handle._agora_uid):
+            return False  # found by the other uid of the pair: about an earlier recording
         action = decide(
             kind,
             uid=uid,

@@ -21,7 +21,6 @@ from agora_recording._errors import (
     AuthenticationError,
     InvalidRequestError,
     NotFoundError,
-    RecordingFailedError,
 )
 from agora_recording._session import RecordingSession, SessionState
 from agora_recording._supervisor_events import EventHub, EventKind, SupervisorEvent
@@ -36,6 +35,7 @@ __all__ = ["SupervisorCore"]
 logger = logging.getLogger("agora_recording")
 
 _GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0  # phase offsets k * golden (mod 1) spread due times evenly
+LATE_SLACK = 0.1  # a monitoring query up to 10% of an interval late keeps its slot (see _schedule_next)
 _TRANSIENT_RETRY = 5.0  # a monitoring query that failed for another reason is repeated this much later
 
 
@@ -167,12 +167,12 @@ class SupervisorCore:
         assert sid is not None
         self._by_sid[sid] = handle
         handle._signal_reason = None
-        failure: RecordingFailedError | None = None
+        failure: AgoraError | None = None
         with anyio.CancelScope() as verify:
             handle._verify_scope = verify
             try:
                 verified = await session.wait_until_recording(self._verify_timeout)
-            except RecordingFailedError as exc:
+            except AgoraError as exc:  # RecordingFailedError, or an error the verification does not ride out
                 failure = exc
             finally:
                 handle._verify_scope = None
@@ -183,7 +183,7 @@ class SupervisorCore:
                 status = session.last_status
                 if status is None or (isinstance(status, int) and status < RecordingStatus.READY):
                     self._retire(session)  # it may run (stuck, or never answered): stop it in the background
-                return f"verification failed ({failure})", False
+                return f"verification failed ({type(failure).__name__}: {failure})", False
             self._retire(session)  # a notification said it ended; make sure (stop answers 49 or 404 if so)
             return f"{handle._signal_reason} while verifying", False
         now = self._clock()
@@ -352,12 +352,18 @@ class SupervisorCore:
         self._schedule_next(handle)
 
     def _schedule_next(self, handle: RecordingHandle) -> None:
-        """One interval after the handle's slot, and never less than one interval after this query.
+        """The handle's next slot at least ``(1 - LATE_SLACK)`` of an interval after this query.
 
-        When queries run late (the budget or the limiter was busy), the slot moves later instead of catching up:
-        a recording is never queried twice within ``query_interval`` by monitoring.
+        Slots are a fixed grid per recording, so the fleet's queries stay spread evenly and the long-run rate is
+        exactly one per recording per interval. A query that ran a little late (the budget or the limiter was
+        busy) keeps its next slot; one that ran later than ``LATE_SLACK`` of an interval skips to the slot after,
+        rather than catching up: no recording is queried twice within ``(1 - LATE_SLACK) * query_interval``, and
+        a sustained overload sheds monitoring load instead of piling it up.
         """
         now = self._clock()
-        due = max(handle._next_due + self._interval, now + self._interval)
+        due = handle._next_due + self._interval
+        floor = now + self._interval * (1.0 - LATE_SLACK)
+        if due < floor:
+            due += math.ceil((floor - due) / self._interval) * self._interval
         handle._next_due = due
         self._scheduler.schedule(handle, due)

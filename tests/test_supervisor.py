@@ -155,6 +155,9 @@ async def test_a_session_exit_notification_restarts_at_once(vc: VirtualClock) ->
         assert handle.uid == "1002"
         assert handle.restarts == 1
         assert fake.requests_to("start")[-1].at == pytest.approx(at)
+        # a late copy without sid names the old uid of the pair: about the old recording, ignored
+        assert sup.notify("session_exit", cname="room1", uid="1001", exit_status=1) is False
+        assert handle.restarts == 1
     exited = next(e for e in events.events if e.kind == "exited")
     assert exited.reason == "session_exit"
     assert exited.at == at
@@ -246,6 +249,18 @@ async def test_a_start_that_is_never_verified_is_stopped_and_restarted(vc: Virtu
         assert first.end_reason == "stop"
     assert [k for k in events.kinds() if k != "files"] == ["started", "stopped"]
     assert events.events[0].uid == "1002"
+    assert fake.running_recordings() == []
+
+
+async def test_an_unexpected_verification_error_restarts_instead_of_crashing(vc: VirtualClock) -> None:
+    """A gateway 404 (no route) while verifying is not ridden out: that start counts as failed; restart."""
+    async with supervised(vc) as (fake, sup, events):
+        fake.inject("query", status=404, body={"message": "no Route matched with those values"})
+        handle = await sup.add(cname="room1", uid="1001", alternate_uid="1002", mode="mix", client_request=MIX)
+        await handle.wait_recording()
+        assert handle.restarts == 1
+        assert handle.uid == "1002"
+    assert events.kinds()[0] == "started"
     assert fake.running_recordings() == []
 
 
