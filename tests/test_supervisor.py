@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import types
 
 import anyio
@@ -454,3 +455,19 @@ async def test_cancelling_the_supervisor_stops_every_recording(vc: VirtualClock)
         assert scope.cancelled_caught
     assert fake.running_recordings() == []
     assert [h.state for h in handles] == [HandleState.STOPPED] * 3
+
+
+async def test_no_secret_in_logs_reprs_or_events(vc: VirtualClock, caplog: pytest.LogCaptureFixture) -> None:
+    """The canary: the token and storage keys of the clientRequest appear in no log record, repr or event."""
+    caplog.set_level(logging.DEBUG, logger="agora_recording")
+    async with supervised(vc, query_interval=30.0) as (fake, sup, events):
+        handle = await sup.add(cname="room1", uid="1001", alternate_uid="1002", mode="mix", client_request=MIX)
+        await handle.wait_recording()
+        assert handle.sid is not None
+        fake.end_recording(handle.sid, reason="abnormal")
+        await vc.sleep(60)
+        shown = [repr(sup), repr(handle), repr(handle.session), repr(events.stream)]
+    shown += [repr(e) for e in events.events] + [r.getMessage() for r in caplog.records]
+    assert any("agora supervisor event=restarted" in line for line in shown)
+    for canary in ("RTC-TOKEN-CANARY", "ACCESS-KEY-CANARY", "SECRET-KEY-CANARY", fake.customer_secret):
+        assert not [line for line in shown if canary in line]
