@@ -178,6 +178,7 @@ class SupervisorCore:
                 handle._verify_scope = None
         if failure is not None or verify.cancelled_caught:
             self._forget_sid(handle)
+            handle._finished = session
             if failure is not None:
                 handle._last_error = failure
                 status = session.last_status
@@ -220,6 +221,7 @@ class SupervisorCore:
             handle._consecutive = 0
         if might_run and handle._session is not None:
             self._retire(handle._session)
+        handle._finished = handle._session  # ended (or being stopped by _retire): never stopped again
         handle._set_state(HandleState.RESTARTING)
         self._spawn_job(handle, self._run_attempts, handle, reason)
 
@@ -260,7 +262,9 @@ class SupervisorCore:
         session = handle._session
         details: dict[str, Any] = {}
         reason = None
-        if session is not None and session.state in (SessionState.RECORDING, SessionState.STOPPING):
+        if session is not None and session is handle._finished:
+            details["sid"] = None  # it ended (or is being stopped) already: nothing to stop here
+        elif session is not None and session.state in (SessionState.RECORDING, SessionState.STOPPING):
             try:
                 response = await session.stop()
             except AgoraError as exc:
@@ -332,15 +336,7 @@ class SupervisorCore:
             self._scheduler.schedule(handle, min(now + delay, handle._lost_since + self._failover_window))
 
     def _answered(self, handle: RecordingHandle, response: QueryResponse) -> None:
-        now = self._clock()
         handle._last_query = response
-        if handle._lost_since is not None:
-            lost_for = now - handle._lost_since
-            handle._lost_since = None
-            handle._set_state(HandleState.RECORDING)
-            if not handle._failover_reported:
-                self._emit("failover", handle, reason="not_found", lost_for=lost_for, new_uid=handle._agora_uid)
-            handle._failover_reported = False
         status = response.status
         if status == RecordingStatus.EXITED_ABNORMALLY:
             self._ended(handle, "status_20", might_run=False, status=20)
@@ -348,6 +344,13 @@ class SupervisorCore:
         if isinstance(status, int) and RecordingStatus.IN_PROGRESS < status < RecordingStatus.EXITED_ABNORMALLY:
             self._ended(handle, f"status_{int(status)}", might_run=False, status=int(status))
             return
+        if handle._lost_since is not None:  # found again after 404s: Agora's failover moved it
+            lost_for = self._clock() - handle._lost_since
+            handle._lost_since = None
+            handle._set_state(HandleState.RECORDING)
+            if not handle._failover_reported:
+                self._emit("failover", handle, reason="not_found", lost_for=lost_for, new_uid=handle._agora_uid)
+            handle._failover_reported = False
         self._note_files(handle, tuple(f.filename for f in response.files))
         self._schedule_next(handle)
 

@@ -70,6 +70,7 @@ class RecordingHandle:
         "_failover_reported",
         "_failure_reason",
         "_files",
+        "_finished",
         "_gen",
         "_job_done",
         "_job_scope",
@@ -127,6 +128,7 @@ class RecordingHandle:
         self._failure_reason: str | None = None
         self._last_query: QueryResponse | None = None
         self._files: tuple[str, ...] = ()
+        self._finished: RecordingSession | None = None  # a session known to have ended: not stopped again
         self._gen = 0  # bumped whenever the recording being monitored changes: stale query results are dropped
         self._token = 0  # bumped on every (re)schedule: stale entries in the scheduler's heap are skipped
         self._next_due = 0.0

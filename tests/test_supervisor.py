@@ -353,6 +353,24 @@ async def test_remove_during_the_start_leaves_nothing_running(vc: VirtualClock) 
         assert "started" not in ev.kinds()
 
 
+async def test_remove_while_waiting_to_restart_does_not_stop_the_dead_recording(vc: VirtualClock) -> None:
+    """A recording that ended (status 20) is not stopped again when its handle is removed before the restart."""
+    async with supervised(vc, query_interval=30.0, restart_delays=(20.0,)) as (fake, sup, events):
+        handle = await sup.add(cname="room1", uid="1001", alternate_uid="1002", mode="mix", client_request=MIX)
+        await handle.wait_recording()
+        assert handle.sid is not None
+        fake.end_recording(handle.sid, reason="abnormal")
+        while handle.state is not HandleState.RESTARTING:
+            await vc.sleep(1)
+        await sup.remove(handle)
+        assert handle.state is HandleState.STOPPED
+        assert fake.requests_to("stop") == ()
+        assert len(fake.requests_to("start")) == 1
+        await events.settle()
+    assert [k for k in events.kinds() if k != "files"] == ["started", "exited", "stopped"]
+    assert events.events[-1].sid is None
+
+
 async def test_backup_recording_excludes_the_primary_resource(vc: VirtualClock) -> None:
     """backup=True: a second recording of the channel as backup_uid, acquired with excludeResourceIds."""
     async with supervised(vc) as (fake, sup, ev):
