@@ -376,8 +376,13 @@ class RecordingSupervisor(SupervisorCore):
             if self._monitor_scope is not None:
                 self._monitor_scope.cancel()
             self._closed = True
+            result: bool | None = None
             try:
-                result = await tg.__aexit__(exc_type, exc, tb)
+                if exc is None or isinstance(exc, anyio.get_cancelled_exc_class()):
+                    result = await tg.__aexit__(exc_type, exc, tb)
+                else:  # the body raised: its exception propagates as it is, not wrapped in a group
+                    tg.cancel_scope.cancel()
+                    await tg.__aexit__(None, None, None)
             finally:
                 self._hub.close()
         return result

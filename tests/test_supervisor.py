@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import types
 
 import anyio
@@ -14,6 +15,7 @@ from _support import STORAGE, client_for, make_fake, request_for
 from agora_recording import (
     AuthenticationError,
     ClientRequest,
+    CloudRecordingClient,
     HandleState,
     InvalidRequestError,
     RecordingConfig,
@@ -489,3 +491,50 @@ async def test_no_secret_in_logs_reprs_or_events(vc: VirtualClock, caplog: pytes
     assert any("agora supervisor event=restarted" in line for line in shown)
     for canary in ("RTC-TOKEN-CANARY", "ACCESS-KEY-CANARY", "SECRET-KEY-CANARY", fake.customer_secret):
         assert not [line for line in shown if canary in line]
+
+
+@pytest.mark.parametrize("cancel_at", [0.0, 0.5, 3.0, 5.0, 40.0])
+async def test_a_cancellation_at_any_moment_leaves_nothing_running(vc: VirtualClock, cancel_at: float) -> None:
+    """Cancelled while starting, verifying, monitoring or restarting: every recording is stopped on the way out."""
+    fake = make_fake(vc)
+    async with client_for(fake, vc) as client, vc.autojump():
+        with anyio.CancelScope() as scope:
+            async with anyio.create_task_group() as tg, RecordingSupervisor(client, query_interval=30.0) as sup:
+                handles = [
+                    await sup.add(cname=f"room{i}", uid="1001", alternate_uid="1002", mode="mix", client_request=MIX)
+                    for i in range(4)
+                ]
+
+                async def trouble_then_cancel() -> None:
+                    await vc.sleep(min(cancel_at, 20.0))
+                    if cancel_at > 20.0:
+                        sid = handles[0].sid
+                        assert sid is not None
+                        fake.end_recording(sid, reason="abnormal")
+                        sup.notify("session_exit", sid=sid, exit_status=1)  # a restart is in flight
+                        await vc.sleep(cancel_at - 20.0)
+                    scope.cancel()
+
+                tg.start_soon(trouble_then_cancel)
+                await vc.sleep(math.inf)
+        assert scope.cancelled_caught
+    assert fake.running_recordings() == []
+    assert fake.orphans() == []
+    assert all(h.state is HandleState.STOPPED for h in handles)
+
+
+async def test_an_exception_in_the_body_stops_everything_and_propagates(vc: VirtualClock) -> None:
+    """The body's exception comes out as it is (not in an exception group), after every recording was stopped."""
+    fake = make_fake(vc)
+
+    async def body(client: CloudRecordingClient) -> None:
+        async with RecordingSupervisor(client) as sup:
+            handle = await sup.add(cname="room1", uid="1001", mode="mix", client_request=MIX)
+            await handle.wait_recording()
+            raise LookupError("boom")
+
+    async with client_for(fake, vc) as client, vc.autojump():
+        with pytest.raises(LookupError, match="boom"):
+            await body(client)
+    assert fake.running_recordings() == []
+    assert fake.stats.recordings_stopped == 1
