@@ -314,9 +314,7 @@ class RecordingSupervisor(SupervisorCore):
         if action.what == "restart":
             details = {"exit_status": exit_status, "leave_code": leave_code, "code": code}
             if monitored:
-                self._ended(
-                    handle, action.reason, might_run=True, **{k: v for k, v in details.items() if v is not None}
-                )
+                self._ended(handle, action.reason, **{k: v for k, v in details.items() if v is not None})
                 return True
             if handle._verify_scope is not None:  # still verifying this sid: stop waiting, restart
                 handle._signal_reason = action.reason

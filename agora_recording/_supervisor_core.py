@@ -6,6 +6,7 @@ the public methods; this module holds the state transitions of one :class:`Recor
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 from typing import Any
@@ -37,6 +38,10 @@ logger = logging.getLogger("agora_recording")
 _GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0  # phase offsets k * golden (mod 1) spread due times evenly
 LATE_SLACK = 0.1  # a monitoring query up to 10% of an interval late keeps its slot (see _schedule_next)
 _TRANSIENT_RETRY = 5.0  # a monitoring query that failed for another reason is repeated this much later
+# RecordingSession.stop(retries=...) where the session offers it (a per-call override), else its own policy.
+_ONE_STOP_ATTEMPT: dict[str, Any] = (
+    {"retries": 0} if "retries" in inspect.signature(RecordingSession.stop).parameters else {}
+)
 
 
 class SupervisorCore:
@@ -181,9 +186,7 @@ class SupervisorCore:
             handle._finished = session
             if failure is not None:
                 handle._last_error = failure
-                status = session.last_status
-                if status is None or (isinstance(status, int) and status < RecordingStatus.READY):
-                    self._retire(session)  # it may run (stuck, or never answered): stop it in the background
+                self._retire(session)  # it may run (stuck, or never answered), or it exited: stop it to be sure
                 return f"verification failed ({type(failure).__name__}: {failure})", False
             self._retire(session)  # a notification said it ended; make sure (stop answers 49 or 404 if so)
             return f"{handle._signal_reason} while verifying", False
@@ -210,7 +213,7 @@ class SupervisorCore:
         self._scheduler.schedule(handle, handle._next_due)
         return None
 
-    def _ended(self, handle: RecordingHandle, reason: str, *, might_run: bool, **details: Any) -> None:
+    def _ended(self, handle: RecordingHandle, reason: str, **details: Any) -> None:
         """The monitored recording ended without a stop: say so and restart it."""
         now = self._clock()
         self._emit("exited", handle, reason=reason, **details)
@@ -219,9 +222,9 @@ class SupervisorCore:
         handle._token += 1
         if handle._verified_at is not None and now - handle._verified_at >= self._reset_after:
             handle._consecutive = 0
-        if might_run and handle._session is not None:
-            self._retire(handle._session)
-        handle._finished = handle._session  # ended (or being stopped by _retire): never stopped again
+        if handle._session is not None:
+            self._retire(handle._session)  # ended, or said to be: the stop makes sure (49 or 404 if it is)
+        handle._finished = handle._session  # being stopped by _retire: not stopped again on remove
         handle._set_state(HandleState.RESTARTING)
         self._spawn_job(handle, self._run_attempts, handle, reason)
 
@@ -235,12 +238,19 @@ class SupervisorCore:
         self._emit("failed", handle, reason=reason)
 
     def _retire(self, session: RecordingSession) -> None:
+        """Stop a replaced recording in the background (shielded), so no session is left believed running.
+
+        One attempt when the session takes ``retries=`` (the task is already known gone or exiting: 49 or 404 is
+        the expected answer and means stopped); the session's own retries otherwise.
+        """
         assert self._tg is not None
+        if session.state not in (SessionState.RECORDING, SessionState.STOPPING):
+            return
 
         async def stop() -> None:
             with anyio.CancelScope(shield=True):
                 try:
-                    await session.stop()
+                    await session.stop(**_ONE_STOP_ATTEMPT)
                 except AgoraError as exc:
                     logger.warning("agora supervisor could not stop a replaced recording: %s", type(exc).__name__)
 
@@ -327,9 +337,9 @@ class SupervisorCore:
             handle._set_state(HandleState.RECOVERING)
         lost_for = now - handle._lost_since
         if handle._exit_reported:
-            self._ended(handle, "exit_reported", might_run=False)
+            self._ended(handle, "exit_reported")
         elif lost_for >= self._failover_window:
-            self._ended(handle, "not_found", might_run=False, lost_for=lost_for)
+            self._ended(handle, "not_found", lost_for=lost_for)
         else:
             delay = self._failover_delays[min(handle._lost_count, len(self._failover_delays) - 1)]
             handle._lost_count += 1
@@ -339,10 +349,10 @@ class SupervisorCore:
         handle._last_query = response
         status = response.status
         if status == RecordingStatus.EXITED_ABNORMALLY:
-            self._ended(handle, "status_20", might_run=False, status=20)
+            self._ended(handle, "status_20", status=20)
             return
         if isinstance(status, int) and RecordingStatus.IN_PROGRESS < status < RecordingStatus.EXITED_ABNORMALLY:
-            self._ended(handle, f"status_{int(status)}", might_run=False, status=int(status))
+            self._ended(handle, f"status_{int(status)}", status=int(status))
             return
         if handle._lost_since is not None:  # found again after 404s: Agora's failover moved it
             lost_for = self._clock() - handle._lost_since

@@ -87,8 +87,8 @@ async def supervised(
     fake = fake or make_fake(vc)
     limiter = TokenBucket(10, 1.0, clock=vc, sleep=vc.sleep) if limited else None
     async with (
+        vc.autojump(),  # outermost: the client's close may still wait on the virtual clock
         client_for(fake, vc, rate_limiter=limiter, transport=transport) as client,
-        vc.autojump(),
         anyio.create_task_group() as tg,
         RecordingSupervisor(client, **options) as sup,
     ):

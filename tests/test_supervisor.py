@@ -355,8 +355,9 @@ async def test_remove_during_the_start_leaves_nothing_running(vc: VirtualClock) 
         assert "started" not in ev.kinds()
 
 
-async def test_remove_while_waiting_to_restart_does_not_stop_the_dead_recording(vc: VirtualClock) -> None:
-    """A recording that ended (status 20) is not stopped again when its handle is removed before the restart."""
+async def test_remove_while_waiting_to_restart_stops_nothing_twice(vc: VirtualClock) -> None:
+    """A recording that ended (status 20) gets one confirming stop (answered 49: already stopping), in the
+    background; removing its handle before the restart sends no second stop and starts nothing new."""
     async with supervised(vc, query_interval=30.0, restart_delays=(20.0,)) as (fake, sup, events):
         handle = await sup.add(cname="room1", uid="1001", alternate_uid="1002", mode="mix", client_request=MIX)
         await handle.wait_recording()
@@ -366,8 +367,11 @@ async def test_remove_while_waiting_to_restart_does_not_stop_the_dead_recording(
             await vc.sleep(1)
         await sup.remove(handle)
         assert handle.state is HandleState.STOPPED
-        assert fake.requests_to("stop") == ()
+        await vc.sleep(5)
+        assert [(r.status, r.code) for r in fake.requests_to("stop")] == [(400, 49)]
         assert len(fake.requests_to("start")) == 1
+        assert handle.session is not None
+        assert handle.session.state.value == "stopped"
         await events.settle()
     assert [k for k in events.kinds() if k != "files"] == ["started", "exited", "stopped"]
     assert events.events[-1].sid is None
@@ -462,7 +466,7 @@ async def test_a_query_interval_not_under_max_idle_time_warns(vc: VirtualClock) 
 async def test_cancelling_the_supervisor_stops_every_recording(vc: VirtualClock) -> None:
     """A cancellation of the block running the supervisor still stops everything (shielded)."""
     fake = make_fake(vc)
-    async with client_for(fake, vc) as client, vc.autojump():
+    async with vc.autojump(), client_for(fake, vc) as client:
         with anyio.CancelScope() as scope:
             async with RecordingSupervisor(client) as sup:
                 handles = [
@@ -497,7 +501,7 @@ async def test_no_secret_in_logs_reprs_or_events(vc: VirtualClock, caplog: pytes
 async def test_a_cancellation_at_any_moment_leaves_nothing_running(vc: VirtualClock, cancel_at: float) -> None:
     """Cancelled while starting, verifying, monitoring or restarting: every recording is stopped on the way out."""
     fake = make_fake(vc)
-    async with client_for(fake, vc) as client, vc.autojump():
+    async with vc.autojump(), client_for(fake, vc) as client:
         with anyio.CancelScope() as scope:
             async with anyio.create_task_group() as tg, RecordingSupervisor(client, query_interval=30.0) as sup:
                 handles = [
@@ -533,7 +537,7 @@ async def test_an_exception_in_the_body_stops_everything_and_propagates(vc: Virt
             await handle.wait_recording()
             raise LookupError("boom")
 
-    async with client_for(fake, vc) as client, vc.autojump():
+    async with vc.autojump(), client_for(fake, vc) as client:
         with pytest.raises(LookupError, match="boom"):
             await body(client)
     assert fake.running_recordings() == []

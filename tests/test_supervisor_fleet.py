@@ -183,8 +183,8 @@ async def test_supervision_over_tcp_with_notifications() -> None:
     async with fake.serve() as base_url:
         assert base_url.startswith("http://127.0.0.1:")
         async with (
-            client_for(fake, vc, base_url=base_url) as client,
             vc.autojump(),
+            client_for(fake, vc, base_url=base_url) as client,
             RecordingSupervisor(client, query_interval=30.0) as sup,
         ):
             events = sup.events()
