@@ -260,7 +260,8 @@ class RecordingSupervisor(SupervisorCore):
         """Stop supervising ``handle`` (and its backup): cancel any start in progress and stop the recording.
 
         The stop is shielded from cancellation. A "stopped" event follows (nothing for a handle already FAILED).
-        Removing a handle twice does nothing.
+        Removing a handle twice does nothing. While Agora fails the task over (404s), the stop is retried by the
+        session until the failover window ends, so ``remove()`` can take that long.
         """
         if self._handles.get(id(handle)) is not handle:
             return
@@ -291,7 +292,8 @@ class RecordingSupervisor(SupervisorCore):
         ``recorder_leave`` meaning the recorder is gone and ``web_recorder_stopped`` with a code other than 0
         restart at once; ``session_failover`` (``new_uid``) makes 404s expected for ``failover_window``; the
         others query at once. Queries stay the source of truth: a missed notification only delays the same
-        decision. An unknown ``kind`` raises :class:`InvalidRequestError`.
+        decision. An unknown ``kind`` raises :class:`InvalidRequestError`. Call it from the supervisor's event
+        loop (for example from a webhook handler served in the same process and loop); it never blocks.
         """
         if kind not in SIGNALS:
             raise InvalidRequestError("kind", f"unknown signal kind {kind!r} (one of {', '.join(sorted(SIGNALS))})")
