@@ -57,6 +57,18 @@ from agora_recording._session import (
     RecordingSession,
     SessionState,
 )
+from agora_recording._supervisor import (
+    RecordingSupervisor,
+    SupervisorWarning,
+)
+from agora_recording._supervisor_events import (
+    EventStream,
+    SupervisorEvent,
+)
+from agora_recording._supervisor_handle import (
+    HandleState,
+    RecordingHandle,
+)
 from agora_recording._version import (
     __version__,
 )
@@ -163,11 +175,13 @@ __all__ = [
     "Clock",
     "CloudRecordingClient",
     "DecryptionMode",
+    "EventStream",
     "ExtensionParams",
     "ExtensionService",
     "ExtensionServiceConfig",
     "ExtensionServiceState",
     "FileListMode",
+    "HandleState",
     "IncompleteRequestError",
     "InvalidRequestError",
     "LayoutConfig",
@@ -182,8 +196,10 @@ __all__ = [
     "RecordingConfig",
     "RecordingFailedError",
     "RecordingFileConfig",
+    "RecordingHandle",
     "RecordingSession",
     "RecordingStatus",
+    "RecordingSupervisor",
     "Region",
     "RenderMode",
     "ResourceExpiredError",
@@ -211,6 +227,8 @@ __all__ = [
     "StreamMode",
     "StreamSubscribe",
     "StreamTypes",
+    "SupervisorEvent",
+    "SupervisorWarning",
     "TokenBucket",
     "TrackType",
     "TransConfig",

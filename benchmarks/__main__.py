@@ -9,6 +9,7 @@ little):
 4. scale      - 100 to 10,000 concurrent sessions, and efficiency at Agora's 10 requests/s;
 5. redis      - :mod:`benchmarks.bench_redis`: one grant through Redis (EVALSHA round trip, CPU) next to TokenBucket,
                 and four OS processes sharing one key at 10/s (starts its own redis-server, or skips saying why).
+6. supervisor - 1,000 supervised recordings on a virtual clock: memory, CPU per monitoring cycle, limiter share.
 
 A summary lists every target and whether it was met. Nothing here is a test assertion: the exit status is 0
 whatever the numbers. ``--quick`` is a smoke run (under 20 s); the full run takes a few minutes.
@@ -28,16 +29,17 @@ from dataclasses import asdict
 from importlib import metadata
 from typing import Any
 
-from benchmarks import bench_conversion, bench_limiter, bench_overhead, bench_redis, bench_scale
+from benchmarks import bench_conversion, bench_limiter, bench_overhead, bench_redis, bench_scale, bench_supervisor
 from benchmarks._harness import Target, format_table
 
-SECTIONS = ("overhead", "conversion", "limiter", "scale", "redis")
+SECTIONS = ("overhead", "conversion", "limiter", "scale", "redis", "supervisor")
 TITLES = {
     "overhead": "1. Per-call overhead: client.query() vs raw httpx GET + json.loads",
     "conversion": "2. Conversion: structure / unstructure, us per call",
     "limiter": "3. Rate limiter: TokenBucket vs aiolimiter, real clock",
     "scale": "4. Scale: concurrent sessions, and Agora's 10 requests/s",
     "redis": "5. RedisRateLimiter: one grant through Redis, and four processes sharing one limit",
+    "supervisor": "6. Supervisor: 1,000 supervised recordings, memory, CPU per cycle, limiter share",
 }
 IDLE_BURST_TARGET_MS = 10.0  # "at once": far below the 100 ms between grants at 10/s
 FAST_PATH_TARGET_NS = 1_000.0  # style guide section 11: a good limiter costs under 1 us when it does not wait
@@ -133,6 +135,11 @@ RUNNERS: dict[str, tuple[Run, Format, Check]] = {
     "limiter": (_limiter, bench_limiter.format_results, limiter_targets),
     "scale": (lambda q: bench_scale.run_benchmark(quick=q), bench_scale.format_results, bench_scale.targets),
     "redis": (lambda q: bench_redis.run_benchmark(quick=q), bench_redis.format_results, bench_redis.targets),
+    "supervisor": (
+        lambda q: bench_supervisor.run_benchmark(quick=q),
+        bench_supervisor.format_results,
+        bench_supervisor.targets,
+    ),
 }
 
 
