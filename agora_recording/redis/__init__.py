@@ -9,6 +9,8 @@ package nor redis-py. On redis-py's ``redis.asyncio`` client everything runs on 
 - :class:`RedisDedupeStore`: webhook notice ids already seen by any process.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from agora_recording.redis._limiter import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_RECHECK,
@@ -17,12 +19,28 @@ from agora_recording.redis._limiter import (
     RedisRateLimiter,
     UnsupportedBackendError,
 )
-from agora_recording.redis._store import (
-    DEFAULT_DEDUPE_TTL,
-    DEFAULT_NAMESPACE,
-    RedisDedupeStore,
-    RedisSessionStore,
-)
+
+if TYPE_CHECKING:
+    from agora_recording.redis._store import (
+        DEFAULT_DEDUPE_TTL,
+        DEFAULT_NAMESPACE,
+        RedisDedupeStore,
+        RedisSessionStore,
+    )
+
+# The stores import redis-py when their module loads; the limiter only when a limiter is built. So that
+# ``agora_recording.redis`` imports without redis-py (and RedisRateLimiter.from_url can say what to install), the
+# stores' names load on first use.
+_STORE_NAMES = frozenset({"DEFAULT_DEDUPE_TTL", "DEFAULT_NAMESPACE", "RedisDedupeStore", "RedisSessionStore"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _STORE_NAMES:
+        from agora_recording.redis import _store
+
+        return getattr(_store, name)
+    raise AttributeError(f"module 'agora_recording.redis' has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_DEDUPE_TTL",

@@ -88,6 +88,8 @@ from agora_recording._limiter import (
 if TYPE_CHECKING:
     import redis.asyncio
 
+from agora_recording.redis._limiter_script import SCRIPT
+
 __all__ = [
     "DEFAULT_MAX_CONNECTIONS",
     "DEFAULT_RECHECK",
@@ -110,67 +112,6 @@ DEFAULT_MAX_CONNECTIONS = 16
 
 _LEAD_US = 20_000
 """A waiting caller confirms its reservation this many microseconds before its slot (see ``acquire_timed``)."""
-
-# One script, four modes. KEYS: log, hold. ARGV: mode, n, window_us, member, extend_us.
-# Numbers are written with %d: Redis turns a Lua number into a string with 14 significant digits, too few for
-# microseconds since the epoch. Replies are integers (Redis truncates Lua numbers), in microseconds.
-_SCRIPT = """
-local log, holdkey = KEYS[1], KEYS[2]
-local mode = ARGV[1]
-local n = tonumber(ARGV[2])
-local window = tonumber(ARGV[3])
-local member = ARGV[4]
-local extend = tonumber(ARGV[5])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local hold = tonumber(redis.call('GET', holdkey) or '0')
-if extend > 0 and now + extend > hold then
-  hold = now + extend
-  redis.call('SET', holdkey, string.format('%d', hold), 'PX', math.ceil(extend / 1000) + 10)
-end
-local function book()
-  redis.call('ZREMRANGEBYSCORE', log, '-inf', string.format('%d', now - window))
-  local at = math.max(now, hold)
-  local count = redis.call('ZCARD', log)
-  if count >= n then
-    local nth = redis.call('ZRANGE', log, count - n, count - n, 'WITHSCORES')
-    at = math.max(at, tonumber(nth[2]) + window)
-  end
-  if count > 0 then
-    local last = redis.call('ZRANGE', log, -1, -1, 'WITHSCORES')
-    at = math.max(at, tonumber(last[2]))
-  end
-  redis.call('ZADD', log, string.format('%d', at), member)
-  redis.call('PEXPIRE', log, math.ceil((at - now + window) / 1000) + 10)
-  return at
-end
-if mode == 'r' then
-  local at = book()
-  return {at - now, at, now}
-elseif mode == 'c' then
-  local s = redis.call('ZSCORE', log, member)
-  if s then
-    s = tonumber(s)
-    if hold <= s then
-      if s <= now then
-        return {0, s, now}
-      end
-      return {s - now, s, now}
-    end
-    redis.call('ZREM', log, member)
-  end
-  local at = book()
-  return {at - now, at, now}
-elseif mode == 'x' then
-  local s = redis.call('ZSCORE', log, member)
-  if s and tonumber(s) > now then
-    redis.call('ZREM', log, member)
-    return {1, tonumber(s), now}
-  end
-  return {0, 0, now}
-end
-return {0, hold, now}
-"""
 
 
 class RateLimiterUnavailableError(AgoraError):
@@ -267,7 +208,7 @@ class RedisRateLimiter:
             raise InvalidRequestError("per", "per + margin must be at least 1e-6 s (Redis TIME counts microseconds)")
         prefix = f"{{agora:{key}}}"
         self._keys = (f"{prefix}:log", f"{prefix}:hold")
-        self._script = client.register_script(_SCRIPT)
+        self._script = client.register_script(SCRIPT)
         self._fallback = fallback
         self._clock = clock
         self._sleep = sleep

@@ -42,7 +42,6 @@ paused and check the next replies on the one pooled connection.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -51,10 +50,6 @@ import sniffio
 
 try:
     import redis.asyncio as aioredis
-    import redis.exceptions as redis_errors
-    from redis.asyncio.retry import Retry
-    from redis.backoff import NoBackoff
-    from redis.commands.core import AsyncScript
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
     raise ImportError("agora_recording.redis needs redis-py >= 5.0.1: pip install 'agora-recording[redis]'") from exc
 
@@ -83,6 +78,16 @@ from agora_recording._store import (
     json_decode,
     json_encode,
 )
+from agora_recording.redis import _store_scripts as scripts
+from agora_recording.redis._store_commands import (
+    _POOL_SIZE,
+    _SOCKET_TIMEOUT,
+    _check_seconds,
+    _client_from_url,
+    _commands_for,
+    _ms,
+    _text,
+)
 
 __all__ = [
     "DEFAULT_DEDUPE_TTL",
@@ -100,205 +105,8 @@ DEFAULT_DEDUPE_TTL = 24 * 3600.0
 MAX_NOTICE_ID_LENGTH = 256
 _MAX_NAMESPACE_LENGTH = 100
 
-# from_url's defaults: a bounded, blocking pool (a plain pool raises when max_connections is reached), short
-# timeouts so an unreachable Redis is reported in seconds, and one immediate retry on a connection error so a pooled
-# connection that went stale (Redis restarted) is replaced instead of failing the first call.
-_POOL_SIZE = 10
-_POOL_TIMEOUT = 5.0
-_SOCKET_TIMEOUT = 5.0
-_CONNECT_TIMEOUT = 2.0
 
 _StoreT = TypeVar("_StoreT", bound="_RedisStoreBase")
-
-# ----------------------------------------------------------------------------------------------- Lua scripts
-# ARGV[1] is always the key prefix "{ns}:". KEYS[1] is the main key each script touches (declared for routing);
-# the other keys are derived from the prefix and hash to the same slot through the {ns} tag.
-
-_PRELUDE = """
-local P = ARGV[1]
-local function now_ms()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-local function alive(owner)
-  return redis.call('EXISTS', P .. 'lease:' .. owner) == 1
-end
-local function renew(owner, ms)
-  local lk = P .. 'lease:' .. owner
-  if redis.call('PTTL', lk) < ms then
-    redis.call('SET', lk, '1', 'PX', ms)
-  end
-end
-local function disown(owner, key)
-  local ok = P .. 'o:' .. owner
-  redis.call('SREM', ok, key)
-  if redis.call('SCARD', ok) == 0 then
-    redis.call('SREM', P .. 'owners', owner)
-  end
-end
-local function adopt(owner, key)
-  redis.call('SADD', P .. 'o:' .. owner, key)
-  redis.call('SADD', P .. 'owners', owner)
-end
-"""
-
-# ARGV: prefix, key, owner, data, expected ('' = none), lease_ms. -> {'ok', rev, ts} | {'owner', o} | {'conflict', r}
-_PUT = (
-    _PRELUDE
-    + """
-local rk, key, owner, expected = KEYS[1], ARGV[2], ARGV[3], ARGV[5]
-local cur = redis.call('HMGET', rk, 'owner', 'rev')
-local rev
-if not cur[2] then
-  if expected ~= '' and tonumber(expected) ~= 0 then return {'conflict', 0} end
-  rev = 1
-  redis.call('SADD', P .. 'keys', key)
-  adopt(owner, key)
-else
-  if cur[1] ~= owner then return {'owner', cur[1]} end
-  if expected ~= '' and tonumber(expected) ~= tonumber(cur[2]) then return {'conflict', tonumber(cur[2])} end
-  rev = tonumber(cur[2]) + 1
-end
-local ts = now_ms()
-redis.call('HSET', rk, 'owner', owner, 'data', ARGV[4], 'rev', rev, 'ts', ts)
-renew(owner, tonumber(ARGV[6]))
-return {'ok', rev, ts}
-"""
-)
-
-# ARGV: prefix, key, owner. -> {'ok'} | {'absent'} | {'owner', o}
-_DELETE = (
-    _PRELUDE
-    + """
-local rk, key, owner = KEYS[1], ARGV[2], ARGV[3]
-local o = redis.call('HGET', rk, 'owner')
-if not o then return {'absent'} end
-if o ~= owner then return {'owner', o} end
-redis.call('DEL', rk)
-redis.call('SREM', P .. 'keys', key)
-disown(owner, key)
-return {'ok'}
-"""
-)
-
-# ARGV: prefix, key, owner. -> {'ok', rev, ts, data} | {'absent'} | {'owner', o}
-_RELEASE = (
-    _PRELUDE
-    + """
-local rk, key, owner = KEYS[1], ARGV[2], ARGV[3]
-local cur = redis.call('HMGET', rk, 'owner', 'rev', 'data')
-if not cur[2] then return {'absent'} end
-if cur[1] ~= owner then return {'owner', cur[1]} end
-local rev, ts = tonumber(cur[2]) + 1, now_ms()
-redis.call('HSET', rk, 'owner', '', 'rev', rev, 'ts', ts)
-disown(owner, key)
-return {'ok', rev, ts, cur[3]}
-"""
-)
-
-# KEYS[1] = {ns}:o:<owner>; ARGV: prefix, owner. -> {ts, key1, rev1, data1, key2, ...}
-_RELEASE_OWNER = (
-    _PRELUDE
-    + """
-local ok, owner = KEYS[1], ARGV[2]
-local ts = now_ms()
-local out = {ts}
-for _, key in ipairs(redis.call('SMEMBERS', ok)) do
-  local rk = P .. 's:' .. key
-  local cur = redis.call('HMGET', rk, 'owner', 'rev', 'data')
-  if cur[1] == owner then
-    local rev = tonumber(cur[2]) + 1
-    redis.call('HSET', rk, 'owner', '', 'rev', rev, 'ts', ts)
-    out[#out + 1] = key
-    out[#out + 1] = rev
-    out[#out + 1] = cur[3]
-  end
-end
-redis.call('DEL', ok, P .. 'lease:' .. owner)
-redis.call('SREM', P .. 'owners', owner)
-return out
-"""
-)
-
-# ARGV: prefix, key, owner, lease_ms. -> {'ok', rev, ts, data} | {'absent'} | {'owner', o}
-_CLAIM = (
-    _PRELUDE
-    + """
-local rk, key, owner, ms = KEYS[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
-local cur = redis.call('HMGET', rk, 'owner', 'rev', 'data', 'ts')
-if not cur[2] then return {'absent'} end
-local previous = cur[1]
-if previous == owner then
-  renew(owner, ms)
-  return {'ok', tonumber(cur[2]), tonumber(cur[4]), cur[3]}
-end
-if previous ~= '' and alive(previous) then return {'owner', previous} end
-local rev, ts = tonumber(cur[2]) + 1, now_ms()
-redis.call('HSET', rk, 'owner', owner, 'rev', rev, 'ts', ts)
-if previous ~= '' then disown(previous, key) end
-adopt(owner, key)
-renew(owner, ms)
-return {'ok', rev, ts, cur[3]}
-"""
-)
-
-# KEYS[1] = {ns}:owners; ARGV: prefix, owner, lease_ms, limit (0: none). -> {ts, key1, rev1, data1, ...}
-_CLAIM_ORPHANS = (
-    _PRELUDE
-    + """
-local owner, ms, limit = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
-renew(owner, ms)
-local ts = now_ms()
-local out = {ts}
-local n = 0
-for _, dead in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  if limit > 0 and n >= limit then break end
-  if dead ~= owner and not alive(dead) then
-    local ok = P .. 'o:' .. dead
-    for _, key in ipairs(redis.call('SMEMBERS', ok)) do
-      if limit > 0 and n >= limit then break end
-      local rk = P .. 's:' .. key
-      local cur = redis.call('HMGET', rk, 'owner', 'rev', 'data')
-      if cur[1] == dead then
-        local rev = tonumber(cur[2]) + 1
-        redis.call('HSET', rk, 'owner', owner, 'rev', rev, 'ts', ts)
-        redis.call('SADD', P .. 'o:' .. owner, key)
-        n = n + 1
-        out[#out + 1] = key
-        out[#out + 1] = rev
-        out[#out + 1] = cur[3]
-      end
-      redis.call('SREM', ok, key)
-    end
-    if redis.call('SCARD', ok) == 0 then redis.call('SREM', KEYS[1], dead) end
-  end
-end
-if n > 0 then redis.call('SADD', KEYS[1], owner) end
-return out
-"""
-)
-
-# KEYS[1] = {ns}:keys or {ns}:o:<owner>; ARGV: prefix, owner ('' = all). -> {key1, owner1, rev1, ts1, data1, ...}
-# Fields go back as stored (a missing one is false, so positions never shift); Python parses and checks them.
-_RECORDS = (
-    _PRELUDE
-    + """
-local owner = ARGV[2]
-local out = {}
-for _, key in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  local cur = redis.call('HMGET', P .. 's:' .. key, 'owner', 'rev', 'ts', 'data')
-  if cur[2] and (owner == '' or cur[1] == owner) then
-    out[#out + 1] = key
-    out[#out + 1] = cur[1]
-    out[#out + 1] = cur[2]
-    out[#out + 1] = cur[3]
-    out[#out + 1] = cur[4]
-  end
-end
-return out
-"""
-)
-
 
 # ----------------------------------------------------------------------------------------------- helpers
 
@@ -311,189 +119,6 @@ def _check_namespace(namespace: object) -> str:
     if len(namespace) > _MAX_NAMESPACE_LENGTH:
         raise InvalidRequestError("namespace", f"must be at most {_MAX_NAMESPACE_LENGTH} characters")
     return namespace
-
-
-def _check_seconds(value: object, field: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise InvalidRequestError(field, "must be a finite number of seconds > 0")
-    return float(value)
-
-
-def _ms(seconds: float) -> int:
-    return max(1, round(seconds * 1000))
-
-
-def _text(value: object) -> str:
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return str(value)
-
-
-def _client_from_url(url: str, *, max_connections: int, timeout: float) -> aioredis.Redis:
-    if not isinstance(url, str) or not url:
-        raise InvalidRequestError("url", "must be a redis:// rediss:// or unix:// URL")
-    if isinstance(max_connections, bool) or not isinstance(max_connections, int) or max_connections < 1:
-        raise InvalidRequestError("max_connections", "must be an integer >= 1")
-    seconds = _check_seconds(timeout, "timeout")
-    try:
-        pool = aioredis.BlockingConnectionPool.from_url(
-            url,
-            max_connections=max_connections,
-            timeout=seconds,
-            socket_timeout=seconds,
-            socket_connect_timeout=min(seconds, _CONNECT_TIMEOUT),
-            # Retry only errors where the command most likely never ran (a stale pooled connection): a timeout
-            # may hide a script that did run, and running claim_orphans twice would lose the first reply.
-            retry=Retry(NoBackoff(), 1, supported_errors=(redis_errors.ConnectionError,)),
-            decode_responses=False,
-        )
-    except ValueError as exc:
-        # Not redis-py's message: a URL can carry a password, and parse errors may quote parts of it.
-        raise InvalidRequestError("url", "must be a valid redis://, rediss:// or unix:// URL") from exc
-    return aioredis.Redis.from_pool(pool)
-
-
-class _Commands:
-    """The small internal protocol the stores drive Redis through; one subclass per client library.
-
-    Each method awaits one command (or one script) and returns plain values: bytes, ints, lists.
-    """
-
-    library = ""
-    backends: frozenset[str] = frozenset()
-    """The async libraries (sniffio names) the client runs on."""
-    unavailable: tuple[type[BaseException], ...] = ()
-    """Errors meaning "Redis cannot be reached / cannot serve now" (mapped to SessionStoreUnavailableError)."""
-    failed: tuple[type[BaseException], ...] = ()
-    """Every other error of the client library (mapped to SessionStoreError)."""
-
-    def script(self, source: str) -> Any:
-        raise NotImplementedError
-
-    async def run(self, script: Any, keys: list[str], args: list[Any]) -> Any:
-        raise NotImplementedError
-
-    async def hmget(self, key: str, fields: list[str]) -> list[Any]:
-        raise NotImplementedError
-
-    async def set_get(self, key: str, value: bytes, *, px: int) -> bytes | None:
-        """SET key value PX px GET: the previous value."""
-        raise NotImplementedError
-
-    async def set_nx(self, key: str, value: bytes, *, px: int) -> bool:
-        """SET key value NX PX px: whether it was set (the key was absent)."""
-        raise NotImplementedError
-
-    async def exists(self, key: str) -> bool:
-        raise NotImplementedError
-
-    async def delete(self, key: str) -> None:
-        raise NotImplementedError
-
-    async def aclose(self) -> None:
-        raise NotImplementedError
-
-
-class _RedisPyCommands(_Commands):
-    """redis-py's ``redis.asyncio.Redis`` (asyncio only)."""
-
-    library = "redis.asyncio"
-    backends = frozenset({"asyncio"})
-    unavailable = (redis_errors.ConnectionError, redis_errors.TimeoutError, redis_errors.ReadOnlyError, OSError)
-    failed = (redis_errors.RedisError,)
-
-    def __init__(self, client: aioredis.Redis) -> None:
-        if client.connection_pool.connection_kwargs.get("decode_responses"):
-            raise InvalidRequestError("client", "must be created with decode_responses=False (the store keeps bytes)")
-        self.client = client
-
-    def script(self, source: str) -> AsyncScript:
-        return self.client.register_script(source)
-
-    async def run(self, script: Any, keys: list[str], args: list[Any]) -> Any:
-        return await script(keys=keys, args=args)
-
-    async def hmget(self, key: str, fields: list[str]) -> list[Any]:
-        return list(await self.client.hmget(key, fields))
-
-    async def set_get(self, key: str, value: bytes, *, px: int) -> bytes | None:
-        previous = await self.client.set(key, value, px=px, get=True)
-        return previous if isinstance(previous, bytes) else None
-
-    async def set_nx(self, key: str, value: bytes, *, px: int) -> bool:
-        return bool(await self.client.set(key, value, px=px, nx=True))
-
-    async def exists(self, key: str) -> bool:
-        return bool(await self.client.exists(key))
-
-    async def delete(self, key: str) -> None:
-        await self.client.delete(key)
-
-    async def aclose(self) -> None:
-        await self.client.aclose()
-
-
-class _CoredisCommands(_Commands):
-    """coredis's ``coredis.Redis`` (anyio-native: asyncio and trio). Its owner enters it (``async with client``)."""
-
-    library = "coredis"
-    backends = frozenset({"asyncio", "trio"})
-
-    def __init__(self, client: Any) -> None:
-        import coredis.exceptions  # only when a coredis client is passed in
-        import coredis.tokens
-
-        if getattr(client, "decode_responses", False):
-            raise InvalidRequestError("client", "must be created with decode_responses=False (the store keeps bytes)")
-        self.client = client
-        self._nx = coredis.tokens.PureToken.NX
-        errors = coredis.exceptions
-        self.unavailable = (
-            errors.ConnectionError,
-            errors.BusyLoadingError,
-            errors.ReadOnlyError,
-            errors.ClusterDownError,
-            errors.TryAgainError,
-            TimeoutError,
-            OSError,
-        )
-        self.failed = (errors.RedisError,)
-
-    def script(self, source: str) -> Any:
-        return self.client.register_script(source)
-
-    async def run(self, script: Any, keys: list[str], args: list[Any]) -> Any:
-        return await script(keys=keys, args=args)
-
-    async def hmget(self, key: str, fields: list[str]) -> list[Any]:
-        return list(await self.client.hmget(key, fields))
-
-    async def set_get(self, key: str, value: bytes, *, px: int) -> bytes | None:
-        previous = await self.client.set(key, value, px=px, get=True)
-        return previous if isinstance(previous, bytes) else None
-
-    async def set_nx(self, key: str, value: bytes, *, px: int) -> bool:
-        return bool(await self.client.set(key, value, px=px, condition=self._nx))
-
-    async def exists(self, key: str) -> bool:
-        return bool(await self.client.exists([key]))
-
-    async def delete(self, key: str) -> None:
-        await self.client.delete([key])
-
-    async def aclose(self) -> None:
-        raise AssertionError("a coredis client is always the caller's")  # pragma: no cover - never owned
-
-
-def _commands_for(client: object) -> _Commands:
-    if isinstance(client, aioredis.Redis):
-        return _RedisPyCommands(client)
-    if type(client).__module__.split(".")[0] == "coredis":
-        import coredis
-
-        if isinstance(client, coredis.Redis):
-            return _CoredisCommands(client)
-    raise InvalidRequestError("client", "must be a redis.asyncio.Redis or a coredis.Redis client")
 
 
 class _RedisStoreBase:
@@ -603,13 +228,13 @@ class RedisSessionStore(_RedisStoreBase):
         self._scripts: dict[str, Any] = {
             name: self._commands.script(source)
             for name, source in (
-                ("put", _PUT),
-                ("delete", _DELETE),
-                ("release", _RELEASE),
-                ("release_owner", _RELEASE_OWNER),
-                ("claim", _CLAIM),
-                ("claim_orphans", _CLAIM_ORPHANS),
-                ("records", _RECORDS),
+                ("put", scripts.PUT),
+                ("delete", scripts.DELETE),
+                ("release", scripts.RELEASE),
+                ("release_owner", scripts.RELEASE_OWNER),
+                ("claim", scripts.CLAIM),
+                ("claim_orphans", scripts.CLAIM_ORPHANS),
+                ("records", scripts.RECORDS),
             )
         }
 
