@@ -198,7 +198,8 @@ async def start(c: CloudRecordingClient, request: ClientRequest | None = None, *
 
 
 async def stop(c: CloudRecordingClient) -> Any:
-    return await c.stop(resource_id=RID, sid=SID, mode="mix", cname="room1", uid="1")
+    # retry_window=0: max_retries bounds the retries (4 answers), as for the other endpoints
+    return await c.stop(resource_id=RID, sid=SID, mode="mix", cname="room1", uid="1", retry_window=0.0)
 
 
 async def update(c: CloudRecordingClient) -> Any:
