@@ -24,9 +24,11 @@ from agora_recording._errors import (
     APIStatusError,
     APITimeoutError,
     InvalidRequestError,
+    ServerError,
     StartOutcomeUnknownError,
 )
 from agora_recording._limiter import RateLimiter, Sleep, TokenBucket, shared_limiter
+from agora_recording._notifications import bare_unknown
 from agora_recording._options import (
     DEFAULT_MAX_IN_FLIGHT,
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -411,20 +413,26 @@ class CloudRecordingClient:
         stops the recording it started, with a WARNING; a start cancelled before it was sent is called off.
         """
         if not IN_EXCHANGE.get():
-            return await self._keeper.run(
-                functools.partial(
-                    self.start,
-                    resource_id=resource_id,
-                    mode=mode,
-                    cname=cname,
-                    uid=uid,
-                    client_request=client_request,
-                    timeout=timeout,
-                    retries=retries,
-                ),
-                what="start",
-                handler=functools.partial(self._orphan_start, mode=mode, cname=cname, uid=uid),
-            )
+            try:
+                return await self._keeper.run(
+                    functools.partial(
+                        self.start,
+                        resource_id=resource_id,
+                        mode=mode,
+                        cname=cname,
+                        uid=uid,
+                        client_request=client_request,
+                        timeout=timeout,
+                        retries=retries,
+                    ),
+                    what="start",
+                    handler=functools.partial(
+                        self._orphan_start, mode=mode, cname=cname, uid=uid, resource_id=resource_id
+                    ),
+                )
+            except (APITimeoutError, StartOutcomeUnknownError, ServerError):  # a recording may run: watch for its sid
+                await bare_unknown(self._keeper, resource_id=resource_id, mode=mode, cname=cname, uid=uid)
+                raise
         mode = check_mode(mode)
         check_non_empty(resource_id, field="resource_id")
         check_start_request(mode, client_request)
@@ -586,7 +594,7 @@ class CloudRecordingClient:
         )
 
     async def _orphan_start(
-        self, exchange: Exchange[StartResponse], *, mode: Mode | str, cname: str, uid: str | int
+        self, exchange: Exchange[StartResponse], *, mode: Mode | str, cname: str, uid: str | int, resource_id: str
     ) -> None:
         """A bare start whose caller went away: stop the recording it started (no caller ever got its sid)."""
         if not exchange.ok or exchange.result is None:
@@ -600,6 +608,7 @@ class CloudRecordingClient:
                     uid,
                     type(exchange.error).__name__,
                 )
+                await bare_unknown(self._keeper, resource_id=resource_id, mode=mode, cname=cname, uid=uid)
             return
         started = exchange.result
         logger.warning(
