@@ -208,6 +208,23 @@ class WebhookReceiver:
         """
         return self._hub.subscribe(handler)
 
+    def attach_supervisor(self, supervisor: Any) -> Callable[[], None]:
+        """Give every notification to a :class:`~agora_recording.RecordingSupervisor`'s fast path; returns the remover.
+
+        ``supervisor.notify_event(event)`` is called on the event loop (not in a worker thread, as a plain
+        :meth:`subscribe` handler would be), after the client's routing when the receiver was built with
+        ``client=``: a ``session_exit`` with ``exitStatus`` 1 or a ``recorder_leave`` restarts the recording at once
+        instead of at the next query.
+        """
+        notify_event = getattr(supervisor, "notify_event", None)
+        if not callable(notify_event):
+            raise InvalidRequestError("supervisor", "must be a RecordingSupervisor (it needs notify_event)")
+
+        async def feed(event: NotificationEvent) -> None:
+            notify_event(event)
+
+        return self.subscribe(feed)
+
     def events(
         self, *, buffer: int = DEFAULT_STREAM_BUFFER, when_full: WhenFull = "block"
     ) -> EventStream[NotificationEvent]:
