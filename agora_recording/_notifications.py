@@ -34,7 +34,14 @@ from typing import Any, Protocol
 import attrs
 
 from agora_recording._clock import Clock
-from agora_recording._errors import AlreadyStoppedError, InvalidRequestError, NotFoundError
+from agora_recording._errors import (
+    AlreadyStoppedError,
+    APIStatusError,
+    APITimeoutError,
+    InvalidRequestError,
+    NotFoundError,
+    StartOutcomeUnknownError,
+)
 from agora_recording._session_keeper import Keeper
 from agora_recording._session_resource import ResourceSide
 from agora_recording._session_state import SessionState
@@ -53,6 +60,7 @@ __all__ = [
     "RouterStats",
     "attach",
     "bare_unknown",
+    "orphan_start",
     "outcome_unknown",
     "owner_gone",
     "router_for",
@@ -82,7 +90,9 @@ class _Client(Protocol):
     @property
     def clock(self) -> Clock: ...
 
-    async def stop(self, **kwargs: Any) -> StopResponse: ...
+    async def stop(
+        self, *, resource_id: str, sid: str, mode: Mode | str, cname: str, uid: str | int
+    ) -> StopResponse: ...
 
 
 class NotifiedSide(ResourceSide):
@@ -403,3 +413,40 @@ async def bare_unknown(keeper: Keeper, *, resource_id: str, mode: Mode | str, cn
     router = _ROUTERS.get(keeper)
     if router is not None:
         await router.bare_unknown(resource_id=resource_id, mode=Mode(mode), cname=cname, uid=str(uid))
+
+
+async def orphan_start(
+    client: _Client, exchange: Any, *, mode: Mode | str, cname: str, uid: str | int, resource_id: str
+) -> None:
+    """A bare ``client.start()`` whose caller went away: stop what it started (no caller ever got its sid), or,
+    when its outcome is unknown, say so and watch the notifications for its sid. (Moved here from ``_client``.)"""
+    if not exchange.ok or exchange.result is None:
+        if isinstance(exchange.error, (APITimeoutError, StartOutcomeUnknownError)) or (
+            isinstance(exchange.error, APIStatusError) and exchange.error.status_code >= 500
+        ):
+            logger.warning(
+                "agora start's caller went away and its outcome is unknown; a recording may run "
+                "cname=%s uid=%s error=%s",
+                cname,
+                uid,
+                type(exchange.error).__name__,
+            )
+            await bare_unknown(client.keeper, resource_id=resource_id, mode=mode, cname=cname, uid=uid)
+        return
+    started = exchange.result
+    logger.warning(
+        "agora start answered after its caller went away; stopping the recording cname=%s uid=%s sid=%s",
+        cname,
+        uid,
+        started.sid,
+    )
+    try:
+        await client.stop(resource_id=started.resource_id, sid=started.sid, mode=mode, cname=cname, uid=uid)
+    except Exception as exc:  # logged: nobody is left to raise it to
+        logger.warning(
+            "agora could not stop a recording whose starter went away cname=%s uid=%s sid=%s error=%s",
+            cname,
+            uid,
+            started.sid,
+            type(exc).__name__,
+        )
