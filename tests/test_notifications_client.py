@@ -9,7 +9,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from agora_recording import AgoraError, SessionState, StartOutcomeUnknownError
+from agora_recording import AgoraError, InvalidRequestError, SessionState, StartOutcomeUnknownError
+from agora_recording._notifications import attach
 from agora_recording.testing import FakeAgoraServer
 from agora_recording.testing._clock import VirtualClock
 from agora_recording.webhooks import WebhookReceiver, sample_event, sign
@@ -190,3 +191,43 @@ async def test_orphan_rate_under_lost_start_answers(with_notifications: bool) ->
         assert left == 0
     else:
         assert left == unknown  # measured: every lost answer left an orphan (about 25%) without notifications
+
+
+async def post_sample(receiver: WebhookReceiver, event_type: int, **fields: str) -> int:
+    body = sample_event(event_type, **fields)  # type: ignore[arg-type]  # str fields only
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=receiver), base_url=URL) as http:
+        answer = await http.post(
+            "/ncs", content=body, headers={**sign(body, SECRET), "Content-Type": "application/json"}
+        )
+    return answer.status_code
+
+
+async def test_kept_notifications_expire_on_the_client_clock_and_are_bounded() -> None:
+    vc = VirtualClock()
+    fake = make_fake(vc)
+    async with client_for(fake, vc) as client:
+        router = attach(client, ttl=60.0, max_entries=3)
+        receiver = WebhookReceiver(secret=SECRET, client=client)
+        assert receiver.router is router  # one router per client
+        for i in range(5):
+            assert await post_sample(receiver, 40, cname="k", uid=str(i), sid=f"sid-{i}") == 200
+        assert router.stats.kept == 3  # the oldest two were dropped
+        vc.advance(61.0)
+        assert router.stats.kept == 0
+        # an expired kept sid is not adopted: the lost start waits for a fresh notification instead
+        assert await post_sample(receiver, 40, cname="k", uid="9", sid="sid-old") == 200
+        vc.advance(61.0)
+        fake.inject("start", kind="timeout", when="after")
+        session = client.session(cname="k", uid="9", mode="mix", client_request=request_for("mix"))
+        async with vc.autojump():
+            with pytest.raises(StartOutcomeUnknownError):
+                async with session:
+                    pass
+            assert session.sid is None
+            assert router.stats.waiting == 1
+            assert session.state is SessionState.UNKNOWN  # sid-old had expired: not adopted
+
+
+async def test_a_receiver_refuses_a_client_that_is_not_one() -> None:
+    with pytest.raises(InvalidRequestError, match="client"):
+        WebhookReceiver(secret=SECRET, client=object())
