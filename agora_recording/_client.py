@@ -21,12 +21,13 @@ from agora_recording._converter import to_wire
 from agora_recording._domains import check_primary, check_region
 from agora_recording._errors import (
     APIConnectionError,
-    APIStatusError,
     APITimeoutError,
     InvalidRequestError,
+    ServerError,
     StartOutcomeUnknownError,
 )
 from agora_recording._limiter import RateLimiter, Sleep, TokenBucket, shared_limiter
+from agora_recording._notifications import bare_unknown, orphan_start
 from agora_recording._options import (
     DEFAULT_MAX_IN_FLIGHT,
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -411,20 +412,26 @@ class CloudRecordingClient:
         stops the recording it started, with a WARNING; a start cancelled before it was sent is called off.
         """
         if not IN_EXCHANGE.get():
-            return await self._keeper.run(
-                functools.partial(
-                    self.start,
-                    resource_id=resource_id,
-                    mode=mode,
-                    cname=cname,
-                    uid=uid,
-                    client_request=client_request,
-                    timeout=timeout,
-                    retries=retries,
-                ),
-                what="start",
-                handler=functools.partial(self._orphan_start, mode=mode, cname=cname, uid=uid),
-            )
+            try:
+                return await self._keeper.run(
+                    functools.partial(
+                        self.start,
+                        resource_id=resource_id,
+                        mode=mode,
+                        cname=cname,
+                        uid=uid,
+                        client_request=client_request,
+                        timeout=timeout,
+                        retries=retries,
+                    ),
+                    what="start",
+                    handler=functools.partial(
+                        orphan_start, self, mode=mode, cname=cname, uid=uid, resource_id=resource_id
+                    ),
+                )
+            except (APITimeoutError, StartOutcomeUnknownError, ServerError):  # a recording may run: watch for its sid
+                await bare_unknown(self._keeper, resource_id=resource_id, mode=mode, cname=cname, uid=uid)
+                raise
         mode = check_mode(mode)
         check_non_empty(resource_id, field="resource_id")
         check_start_request(mode, client_request)
@@ -584,40 +591,6 @@ class CloudRecordingClient:
             sid=sid,
             retry_window=DEFAULT_STOP_DEADLINE if retry_window is None else retry_window,
         )
-
-    async def _orphan_start(
-        self, exchange: Exchange[StartResponse], *, mode: Mode | str, cname: str, uid: str | int
-    ) -> None:
-        """A bare start whose caller went away: stop the recording it started (no caller ever got its sid)."""
-        if not exchange.ok or exchange.result is None:
-            if isinstance(exchange.error, (APITimeoutError, StartOutcomeUnknownError)) or (
-                isinstance(exchange.error, APIStatusError) and exchange.error.status_code >= 500
-            ):
-                logger.warning(
-                    "agora start's caller went away and its outcome is unknown; a recording may run "
-                    "cname=%s uid=%s error=%s",
-                    cname,
-                    uid,
-                    type(exchange.error).__name__,
-                )
-            return
-        started = exchange.result
-        logger.warning(
-            "agora start answered after its caller went away; stopping the recording cname=%s uid=%s sid=%s",
-            cname,
-            uid,
-            started.sid,
-        )
-        try:
-            await self.stop(resource_id=started.resource_id, sid=started.sid, mode=mode, cname=cname, uid=uid)
-        except Exception as exc:  # logged: nobody is left to raise it to
-            logger.warning(
-                "agora could not stop a recording whose starter went away cname=%s uid=%s sid=%s error=%s",
-                cname,
-                uid,
-                started.sid,
-                type(exc).__name__,
-            )
 
     async def _orphan_stop(self, exchange: Exchange[StopResponse], *, cname: str, uid: str | int, sid: str) -> None:
         """A bare stop whose caller went away: if it failed, say that the recording may still run."""

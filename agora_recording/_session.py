@@ -42,11 +42,11 @@ from agora_recording._errors import (
     ResourceExpiredError,
     SessionStateError,
 )
+from agora_recording._notifications import NotifiedSide, outcome_unknown, owner_gone
 from agora_recording._options import RESOURCE_ID_TTL
 from agora_recording._session_guard import SendState, check_seconds, guarded, within
 from agora_recording._session_host import SessionHost, TimeoutArg
 from agora_recording._session_keeper import Exchange
-from agora_recording._session_resource import ResourceSide
 from agora_recording._session_snapshot import decode, encode
 from agora_recording._session_state import SessionState
 from agora_recording._session_verify import DEFAULT_VERIFY_TIMEOUT, check_delays, poll_until_recording
@@ -102,7 +102,7 @@ def _refused(exc: BaseException) -> bool:
 _LIVE = (SessionState.RECORDING, SessionState.STOPPING)
 
 
-class RecordingSession(ResourceSide):
+class RecordingSession(NotifiedSide):
     """One recording: acquire -> start -> (query / update / update_layout)* -> stop.
 
     Create it with :meth:`CloudRecordingClient.session` (or rebuild one with
@@ -254,11 +254,6 @@ class RecordingSession(ResourceSide):
         """Why the last automatic stop (on an exception or cancellation) failed; ``None`` if it did not fail."""
         return self._stop_error
 
-    @property
-    def reacquired(self) -> int:
-        """How many times the session replaced its resourceId (five-minute guard or code 433)."""
-        return self._reacquired
-
     # -- lifecycle --------------------------------------------------------------------------------------------------
 
     def _ids(self) -> tuple[str, str]:
@@ -343,6 +338,7 @@ class RecordingSession(ResourceSide):
                 self._state = SessionState.FAILED if _refused(exc) else SessionState.UNKNOWN
             if self._state is not SessionState.UNKNOWN:
                 self._client.keeper.release(self)
+            outcome_unknown(self, self._client.keeper)  # a notification may already carry the sid
             raise
         self._sid = response.sid
         self._started_at = self._client.clock()
@@ -361,6 +357,7 @@ class RecordingSession(ResourceSide):
                 if not exchange.waited:
                     self._warn("stopped a recording whose starter went away before the answer")
         elif self._state is SessionState.UNKNOWN:
+            owner_gone(self, self._client.keeper)
             self._warn("the start's caller went away and its outcome is unknown; a recording may run", exchange.error)
 
     def _warn(self, what: str, exc: BaseException | None = None) -> None:
@@ -624,6 +621,7 @@ class RecordingSession(ResourceSide):
                 await self.wait_until_recording(self._verify_timeout)
         except BaseException as exc:
             await self._stop_shielded(exc)
+            owner_gone(self, self._client.keeper)  # still unknown: its sid, once notified, is stopped
             raise
         return self
 

@@ -56,9 +56,16 @@ def _fake_server(argv: list[str]) -> int:
     return run_fake_server_cli(argv)
 
 
+def _webhook(argv: list[str]) -> int:
+    from agora_recording.cli._webhook import main as webhook_main
+
+    return webhook_main(argv)
+
+
 DELEGATED: dict[str, tuple[str, Callable[[list[str]], int]]] = {
     "demo": ("run about 20 recordings against the built-in fake Agora server on 127.0.0.1", _demo),
     "fake-server": ("serve the fake Agora Cloud Recording API on 127.0.0.1 until Ctrl-C", _fake_server),
+    "webhook": ("NCS notifications: 'verify' a saved body's signature, 'send-test' a signed sample", _webhook),
 }
 """Commands with parsers of their own: they get their arguments unparsed."""
 

@@ -35,6 +35,7 @@ from anyio.abc import TaskGroup
 
 from agora_recording._errors import InvalidRequestError
 from agora_recording._hub import DEFAULT_STREAM_BUFFER, EventHub, EventStream, WhenFull
+from agora_recording._notifications import NotificationRouter, attach
 from agora_recording.webhooks._dedupe import DedupeStore, MemoryDedupeStore
 from agora_recording.webhooks._errors import WebhookPayloadError, WebhookVerificationError
 from agora_recording.webhooks._events import NotificationEvent, parse
@@ -105,6 +106,9 @@ class WebhookReceiver:
     """An ASGI application that receives Agora's NCS notifications for Cloud Recording.
 
     - ``secret``: the NCS secret (Console -> Project -> Notifications), or several during a rotation.
+    - ``client``: a :class:`~agora_recording.CloudRecordingClient` whose sessions the notifications feed (subscribed
+      first): a session learns ``session_exit``/``recorder_leave`` without polling, and a start whose answer was
+      lost is reclaimed through the sid its notifications carry (see :mod:`agora_recording._notifications`).
     - ``on_event``: called once per new notification with the parsed :class:`NotificationEvent`; an async
       function, or a plain function (run in a worker thread, so it may block).
     - ``dedupe``: a :class:`DedupeStore`; by default a :class:`MemoryDedupeStore` (this process only).
@@ -124,6 +128,7 @@ class WebhookReceiver:
         self,
         *,
         secret: str | Sequence[str] | Secrets,
+        client: Any = None,
         on_event: Handler | None = None,
         dedupe: DedupeStore | None = None,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
@@ -153,6 +158,12 @@ class WebhookReceiver:
         self._counts: dict[str, int] = dict.fromkeys(
             (name for name in attrs.fields_dict(ReceiverStats) if name not in ("dropped", "handler_errors")), 0
         )
+        self._router: NotificationRouter | None = None
+        if client is not None:
+            if not (hasattr(client, "keeper") and hasattr(client, "clock") and hasattr(client, "stop")):
+                raise InvalidRequestError("client", "must be a CloudRecordingClient")
+            self._router = attach(client)
+            self.subscribe(self._router.handle)
         if on_event is not None:
             self.subscribe(on_event)
 
@@ -166,6 +177,11 @@ class WebhookReceiver:
     def dedupe(self) -> DedupeStore:
         """The dedupe store in use."""
         return self._dedupe
+
+    @property
+    def router(self) -> NotificationRouter | None:
+        """With ``client=``: the :class:`NotificationRouter` feeding the client's sessions (``router.stats``)."""
+        return self._router
 
     @property
     def running(self) -> bool:
@@ -191,6 +207,23 @@ class WebhookReceiver:
         next handler still runs.
         """
         return self._hub.subscribe(handler)
+
+    def attach_supervisor(self, supervisor: Any) -> Callable[[], None]:
+        """Give every notification to a :class:`~agora_recording.RecordingSupervisor`'s fast path; returns the remover.
+
+        ``supervisor.notify_event(event)`` is called on the event loop (not in a worker thread, as a plain
+        :meth:`subscribe` handler would be), after the client's routing when the receiver was built with
+        ``client=``: a ``session_exit`` with ``exitStatus`` 1 or a ``recorder_leave`` restarts the recording at once
+        instead of at the next query.
+        """
+        notify_event = getattr(supervisor, "notify_event", None)
+        if not callable(notify_event):
+            raise InvalidRequestError("supervisor", "must be a RecordingSupervisor (it needs notify_event)")
+
+        async def feed(event: NotificationEvent) -> None:
+            notify_event(event)
+
+        return self.subscribe(feed)
 
     def events(
         self, *, buffer: int = DEFAULT_STREAM_BUFFER, when_full: WhenFull = "block"
