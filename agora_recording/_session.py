@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 import anyio
@@ -33,37 +33,32 @@ import anyio.lowlevel
 
 from agora_recording._errors import (
     AlreadyStartedError,
-    AlreadyStoppedError,
     APIConnectionError,
     APIStatusError,
-    APITimeoutError,
     InvalidRequestError,
     NotFoundError,
     ResourceExpiredError,
     SessionStateError,
 )
-from agora_recording._notifications import NotifiedSide, outcome_unknown, owner_gone
+from agora_recording._notifications import outcome_unknown, owner_gone
 from agora_recording._options import RESOURCE_ID_TTL
-from agora_recording._session_guard import SendState, check_seconds, guarded, within
-from agora_recording._session_host import SessionHost, TimeoutArg
+from agora_recording._session_guard import SendState, check_seconds
+from agora_recording._session_host import SessionHost
 from agora_recording._session_keeper import Exchange
 from agora_recording._session_snapshot import decode, encode
-from agora_recording._session_state import SessionState
-from agora_recording._session_verify import DEFAULT_VERIFY_TIMEOUT, check_delays, poll_until_recording
-from agora_recording.models._enums import Mode, RecordingStatus
+from agora_recording._session_state import LIVE_STATES, SessionState
+from agora_recording._session_stop import StopSide
+from agora_recording._session_verify import DEFAULT_VERIFY_TIMEOUT
+from agora_recording.models._enums import Mode
 from agora_recording.models._requests import (
     AcquireClientRequest,
     ClientRequest,
-    UpdateClientRequest,
-    UpdateLayoutClientRequest,
 )
 from agora_recording.models._responses import (
     AcquireResponse,
     QueryResponse,
     StartResponse,
     StopResponse,
-    UpdateLayoutResponse,
-    UpdateResponse,
 )
 from agora_recording.models._rules import check_mode, check_start_request
 from agora_recording.models._validation import check_cname, check_uid
@@ -99,10 +94,10 @@ def _refused(exc: BaseException) -> bool:
     return isinstance(exc, APIStatusError) and 400 <= exc.status_code < 500 and exc.status_code != 429
 
 
-_LIVE = (SessionState.RECORDING, SessionState.STOPPING)
+_LIVE = LIVE_STATES
 
 
-class RecordingSession(NotifiedSide):
+class RecordingSession(StopSide):
     """One recording: acquire -> start -> (query / update / update_layout)* -> stop.
 
     Create it with :meth:`CloudRecordingClient.session` (or rebuild one with
@@ -124,24 +119,17 @@ class RecordingSession(NotifiedSide):
         "_client_request",
         "_cname",
         "_expiry_margin",
-        "_last_query",
         "_mode",
         "_pending",
         "_reacquire",
         "_sid",
         "_start_deadline",
         "_started_at",
-        "_state",
         "_stop_deadline",
-        "_stop_error",
-        "_stop_lock",
-        "_stop_response",
         "_uid",
-        "_update_lock",
         "_use_start_parameter",
         "_verify_on_enter",
         "_verify_timeout",
-        "_verifying",
     )
 
     def __init__(
@@ -196,75 +184,9 @@ class RecordingSession(NotifiedSide):
         self._pending: Exchange[StartResponse] | None = None  # the start exchange, for a stop() that waits for it
         self._verifying: list[anyio.CancelScope] | None = None  # wait_until_recording() calls to end on stop
 
-    def __repr__(self) -> str:
-        return (
-            f"RecordingSession(mode={self._mode.value!r}, cname={self._cname!r}, uid={self._uid!r}, "
-            f"state={self._state.value!r}, resource_id={self._resource_id!r}, sid={self._sid!r})"
-        )
-
     # -- properties -------------------------------------------------------------------------------------------------
 
-    @property
-    def state(self) -> SessionState:
-        """The current :class:`SessionState`."""
-        return self._state
-
-    @property
-    def mode(self) -> Mode:
-        """The recording mode."""
-        return self._mode
-
-    @property
-    def cname(self) -> str:
-        """The channel name."""
-        return self._cname
-
-    @property
-    def uid(self) -> str:
-        """The recorder's UID."""
-        return self._uid
-
-    @property
-    def resource_id(self) -> str | None:
-        """The resourceId from acquire, or ``None`` before it."""
-        return self._resource_id
-
-    @property
-    def sid(self) -> str | None:
-        """The recording ID from start, or ``None`` before it (and when a start's answer was lost)."""
-        return self._sid
-
-    @property
-    def last_query(self) -> QueryResponse | None:
-        """The last :class:`QueryResponse` received."""
-        return self._last_query
-
-    @property
-    def last_status(self) -> RecordingStatus | int | None:
-        """The last known ``serverResponse.status``."""
-        return self._last_query.status if self._last_query is not None else None
-
-    @property
-    def stop_response(self) -> StopResponse | None:
-        """The :class:`StopResponse` once stopped."""
-        return self._stop_response
-
-    @property
-    def stop_error(self) -> Exception | None:
-        """Why the last automatic stop (on an exception or cancellation) failed; ``None`` if it did not fail."""
-        return self._stop_error
-
     # -- lifecycle --------------------------------------------------------------------------------------------------
-
-    def _ids(self) -> tuple[str, str]:
-        if self._resource_id is None or self._sid is None:
-            raise SessionStateError(f"no resourceId and sid in state {self._state.value!r}")
-        return self._resource_id, self._sid
-
-    def _require(self, action: str, *allowed: SessionState) -> None:
-        if self._state not in allowed:
-            names = ", ".join(s.value for s in allowed)
-            raise SessionStateError(f"cannot {action} in state {self._state.value!r} (allowed: {names})")
 
     async def acquire(self) -> AcquireResponse:
         """Get a resourceId. Allowed in state NEW or ACQUIRED (replaces the current one)."""
@@ -359,258 +281,6 @@ class RecordingSession(NotifiedSide):
         elif self._state is SessionState.UNKNOWN:
             owner_gone(self, self._client.keeper)
             self._warn("the start's caller went away and its outcome is unknown; a recording may run", exchange.error)
-
-    def _warn(self, what: str, exc: BaseException | None = None) -> None:
-        logger.warning(
-            "agora session %s cname=%s uid=%s sid=%s resource_id=%s error=%s status=%s code=%s",
-            what,
-            self._cname,
-            self._uid,
-            self._sid,
-            self._resource_id,
-            type(exc).__name__ if exc is not None else None,
-            getattr(exc, "status_code", None),
-            getattr(exc, "code", None),
-        )
-
-    async def query(self, *, timeout: TimeoutArg = None, retries: int | None = None) -> QueryResponse:
-        """Query the recording (state RECORDING or STOPPING). Updates ``last_status``.
-
-        ``timeout`` and ``retries`` override the client's for this call.
-        """
-        self._require("query", SessionState.RECORDING, SessionState.STOPPING)
-        resource_id, sid = self._ids()
-        response = await self._client.query(
-            resource_id=resource_id, sid=sid, mode=self._mode, timeout=timeout, retries=retries
-        )
-        self._last_query = response
-        return response
-
-    async def update(
-        self, client_request: UpdateClientRequest, *, timeout: TimeoutArg = None, retries: int | None = None
-    ) -> UpdateResponse:
-        """Update subscriptions, pause/resume (web), the CDN address or storage credentials. Calls are serialised.
-
-        ``timeout`` and ``retries`` override the client's for this call.
-        """
-        return await self._serialised("update", self._client.update, client_request, timeout, retries)
-
-    async def update_layout(
-        self, client_request: UpdateLayoutClientRequest, *, timeout: TimeoutArg = None, retries: int | None = None
-    ) -> UpdateLayoutResponse:
-        """Replace the mixed layout (mix mode only). Serialised with :meth:`update`.
-
-        ``timeout`` and ``retries`` override the client's for this call.
-        """
-        if self._mode is not Mode.MIX:
-            raise InvalidRequestError("mode", f"updateLayout is supported only in mix mode, not {self._mode.value}")
-        return await self._serialised("update the layout", self._client.update_layout, client_request, timeout, retries)
-
-    async def _serialised(
-        self,
-        action: str,
-        call: Callable[..., Awaitable[T]],
-        client_request: Any,
-        timeout: TimeoutArg,
-        retries: int | None,
-    ) -> T:
-        """One update at a time per session: Agora asks to wait for each answer before the next update."""
-        self._require(action, SessionState.RECORDING)
-        if self._update_lock is None:
-            self._update_lock = anyio.Lock()
-        async with self._update_lock:
-            self._require(action, SessionState.RECORDING)
-            resource_id, sid = self._ids()
-            return await call(
-                resource_id=resource_id,
-                sid=sid,
-                mode=self._mode,
-                cname=self._cname,
-                uid=self._uid,
-                client_request=client_request,
-                timeout=timeout,
-                retries=retries,
-            )
-
-    async def stop(
-        self, *, async_stop: bool = False, timeout: TimeoutArg = None, retries: int | None = None
-    ) -> StopResponse:
-        """Stop the recording; idempotent, and concurrent calls share one stop.
-
-        The stop runs in the client's own task: a caller cancelled by any means stops waiting (under anyio or trio
-        only before the stop was sent) and the stop goes on. A stop called while the start is in flight waits for
-        it, then stops. Once sent, the stop is bounded by ``stop_deadline``, and it retries 429s, 5xx and lost
-        answers until that deadline; the wait for a rate-limit permit before it is bounded by ``stop_deadline``
-        too (on the real clock). Code 49 (already stopping) or a 404 that outlasts Agora's failover window mean
-        stopped: the result has ``already_stopped=True``. Nothing was recorded (code 435):
-        ``no_recorded_data=True``. ``timeout`` (per attempt) and ``retries`` override the client's.
-        """
-        if self._state is SessionState.STOPPED and self._stop_response is not None:
-            return self._stop_response
-        pending = self._pending
-        if self._state is SessionState.STARTING and pending is not None:
-            await pending.wait_settled()  # the start first: then there is a sid to stop (or nothing to stop)
-            if self._stop_response is not None:  # its starter went away and the client stopped it already
-                return self._stop_response
-        self._require("stop", SessionState.RECORDING, SessionState.STOPPING)
-        return await self._client.keeper.run(
-            functools.partial(self._stop_locked, async_stop=async_stop, timeout=timeout, retries=retries),
-            what="stop",
-            handler=self._stop_abandoned,
-            cancel_unsent=False,
-        )
-
-    async def _stop_abandoned(self, exchange: Exchange[StopResponse]) -> None:
-        if exchange.error is not None:
-            self._stop_error = exchange.error
-            self._warn("stop failed after its caller went away; the recording may still run", exchange.error)
-
-    async def _stop_locked(
-        self, *, async_stop: bool, timeout: TimeoutArg = None, retries: int | None = None
-    ) -> StopResponse:
-        """The stop exchange (one at a time per session), bounded by ``stop_deadline`` from its first send."""
-        if self._stop_lock is None:
-            self._stop_lock = anyio.Lock()
-        async with self._stop_lock:
-            if self._state is SessionState.STOPPED and self._stop_response is not None:
-                return self._stop_response
-            self._require("stop", SessionState.RECORDING, SessionState.STOPPING)
-            sent = SendState()
-            response = await guarded(
-                self._client.sleep,
-                self._stop_deadline,
-                functools.partial(self._stop, async_stop=async_stop, timeout=timeout, retries=retries),
-                sent=sent,
-                shield=False,
-                queue_limit=self._stop_deadline,
-            )
-            if response is None:
-                if self._state is SessionState.STOPPING:
-                    self._state = SessionState.RECORDING
-                what = "no answer" if sent.sent else "the stop could not be sent"
-                raise APITimeoutError(
-                    f"{what} within stop_deadline={self._stop_deadline:.0f} s; the recording may still run",
-                    endpoint="stop",
-                )
-            return response
-
-    async def _stop_for_owner(self) -> None:
-        """The client's drain: stop, bounded by ``stop_deadline`` as a whole (queueing included); raise on failure."""
-        if self._state not in _LIVE:
-            return
-        response = await within(
-            self._client.sleep, self._stop_deadline, functools.partial(self._stop_locked, async_stop=False)
-        )
-        if response is None:
-            raise APITimeoutError(
-                f"the stop did not finish within stop_deadline={self._stop_deadline:.0f} s", endpoint="stop"
-            )
-
-    async def _stop(self, *, async_stop: bool, timeout: TimeoutArg, retries: int | None) -> StopResponse:
-        resource_id, sid = self._ids()
-        self._state = SessionState.STOPPING
-        self._interrupt_verification()
-        try:
-            response = await self._client.stop(
-                resource_id=resource_id,
-                sid=sid,
-                mode=self._mode,
-                cname=self._cname,
-                uid=self._uid,
-                async_stop=async_stop,
-                timeout=timeout,
-                retries=retries,
-                retry_window=self._stop_deadline,
-            )
-        except AlreadyStoppedError:
-            response = StopResponse(resource_id=self._resource_id, sid=self._sid, already_stopped=True)
-        except NotFoundError as exc:
-            if not exc.worker_not_found:
-                self._state = SessionState.RECORDING
-                raise
-            response = StopResponse(resource_id=self._resource_id, sid=self._sid, already_stopped=True)
-        except BaseException:
-            if self._state is SessionState.STOPPING:
-                self._state = SessionState.RECORDING  # still believed running: stop() may be called again
-            raise
-        self._stop_response = response
-        self._state = SessionState.STOPPED
-        self._client.keeper.release(self)
-        logger.info(
-            "agora session stopped mode=%s already_stopped=%s no_recorded_data=%s",
-            self._mode.value,
-            response.already_stopped,
-            response.no_recorded_data,
-        )
-        return response
-
-    async def _stop_shielded(self, original: BaseException | None = None) -> None:
-        """Stop after a failure or cancellation; never raises an error (the original one matters more).
-
-        If the stop fails, ``stop_error`` keeps why, and the original exception gets a note saying the recording
-        may still run, so the caller who sees only the original error still learns it. A start still in flight
-        (its caller was cancelled natively) is stopped by the client when its answer comes.
-        """
-        if self._state not in _LIVE:
-            return
-        with anyio.CancelScope(shield=True):
-            try:
-                await self.stop()
-            except Exception as exc:  # recorded; the caller re-raises the original error
-                self._stop_error = exc
-                if original is not None and hasattr(original, "add_note"):
-                    original.add_note(
-                        f"agora-recording: stopping the recording (sid {self._sid}) also failed: {exc}; "
-                        "it may still be running (see RecordingSession.stop_error)"
-                    )
-                self._warn("cleanup stop failed; the recording may still run", exc)
-
-    async def wait_until_recording(
-        self,
-        timeout: float = DEFAULT_VERIFY_TIMEOUT,
-        *,
-        first_delay: float = 5.0,
-        delays: tuple[float, ...] = (5.0, 10.0, 15.0),
-    ) -> QueryResponse:
-        """Confirm the start as Agora recommends: query from ``first_delay`` s after start, backing off by
-        ``delays``, until status 4 or 5. A 404, 5xx or lost answer meanwhile is treated as transient (Agora's
-        failover takes up to 90 s). Raises :class:`RecordingFailedError` on status 20, on a status past 5 (the
-        recording exited), or when ``timeout`` seconds after start pass without status 4 or 5. If the session is
-        stopped meanwhile (by any task, or by the client's close), it raises :class:`SessionStateError` at once.
-        """
-        self._require("verify", SessionState.RECORDING)
-        timeout = check_seconds(timeout, "timeout")
-        check_delays(delays)
-        first_delay = check_seconds(first_delay, "first_delay")
-        resource_id, sid = self._ids()
-        scope = anyio.CancelScope()
-        if self._verifying is None:
-            self._verifying = []
-        self._verifying.append(scope)
-        try:
-            with scope:
-                return await poll_until_recording(
-                    self._client,
-                    resource_id=resource_id,
-                    sid=sid,
-                    mode=self._mode,
-                    started_at=self._started_at if self._started_at is not None else self._client.clock(),
-                    timeout=timeout,
-                    first_delay=first_delay,
-                    delays=delays,
-                    on_query=self._keep_query,
-                    last_status=lambda: self.last_status,
-                )
-        finally:
-            self._verifying.remove(scope)
-        raise SessionStateError(f"the session was stopped while waiting for it to record (state {self._state.value!r})")
-
-    def _interrupt_verification(self) -> None:
-        for scope in self._verifying or ():
-            scope.cancel()
-
-    def _keep_query(self, response: QueryResponse) -> None:
-        self._last_query = response
 
     # -- context manager --------------------------------------------------------------------------------------------
 

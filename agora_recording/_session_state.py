@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-__all__ = ["SessionState"]
+__all__ = ["LIVE_STATES", "SessionState"]
 
 
 class SessionState(str, Enum):
@@ -29,3 +29,7 @@ class SessionState(str, Enum):
     STOPPED = "stopped"
     FAILED = "failed"
     UNKNOWN = "unknown"
+
+
+LIVE_STATES = (SessionState.RECORDING, SessionState.STOPPING)
+"""The states in which a recording may run and the session can stop it."""
