@@ -47,7 +47,7 @@ from agora_recording._session_guard import SendState, check_seconds, guarded, wi
 from agora_recording._session_host import SessionHost, TimeoutArg
 from agora_recording._session_keeper import Exchange
 from agora_recording._session_resource import ResourceSide
-from agora_recording._session_snapshot import decode, encode
+from agora_recording._session_snapshot import HandOff, SessionSnapshot, decode
 from agora_recording._session_state import SessionState
 from agora_recording._session_verify import DEFAULT_VERIFY_TIMEOUT, check_delays, poll_until_recording
 from agora_recording.models._enums import Mode, RecordingStatus
@@ -102,7 +102,7 @@ def _refused(exc: BaseException) -> bool:
 _LIVE = (SessionState.RECORDING, SessionState.STOPPING)
 
 
-class RecordingSession(ResourceSide):
+class RecordingSession(ResourceSide, HandOff):
     """One recording: acquire -> start -> (query / update / update_layout)* -> stop.
 
     Create it with :meth:`CloudRecordingClient.session` (or rebuild one with
@@ -124,6 +124,7 @@ class RecordingSession(ResourceSide):
         "_client_request",
         "_cname",
         "_expiry_margin",
+        "_key",
         "_last_query",
         "_mode",
         "_pending",
@@ -332,6 +333,7 @@ class RecordingSession(ResourceSide):
     async def _start_work(self, request: ClientRequest) -> StartResponse:
         """The start exchange, run by the client's keeper: every state change of a start happens here."""
         sent = SendState()
+        await self._store_write()  # the store's record (state starting) exists before the start is sent
         try:
             response = await self._start_with_guard(request, sent)
         except BaseException as exc:
@@ -343,10 +345,12 @@ class RecordingSession(ResourceSide):
                 self._state = SessionState.FAILED if _refused(exc) else SessionState.UNKNOWN
             if self._state is not SessionState.UNKNOWN:
                 self._client.keeper.release(self)
+            self._store_mark()
             raise
         self._sid = response.sid
         self._started_at = self._client.clock()
         self._state = SessionState.RECORDING
+        await self._store_write()
         return response
 
     async def _start_abandoned(self, exchange: Exchange[StartResponse]) -> None:
@@ -539,6 +543,7 @@ class RecordingSession(ResourceSide):
         self._stop_response = response
         self._state = SessionState.STOPPED
         self._client.keeper.release(self)
+        await self._store_write()  # a stopped session leaves the store
         logger.info(
             "agora session stopped mode=%s already_stopped=%s no_recorded_data=%s",
             self._mode.value,
@@ -639,33 +644,11 @@ class RecordingSession(ResourceSide):
 
     # -- hand-off ---------------------------------------------------------------------------------------------------
 
-    def to_state(self) -> dict[str, Any]:
-        """A JSON-serialisable snapshot (no secrets: no token, no storage keys) for another process or worker.
-
-        Rebuild it with :meth:`CloudRecordingClient.resume_session`. The clientRequest is not included (it holds
-        storage keys); pass it to ``resume_session`` if the resumed session has yet to start.
-
-        Taking a snapshot hands the session off: this client no longer owns it, so closing the client leaves the
-        recording running for whoever resumes the snapshot.
-        """
-        self._client.keeper.release(self)
-        return encode(
-            app_id=self._client.app_id,
-            mode=self._mode.value,
-            cname=self._cname,
-            uid=self._uid,
-            state=self._state,
-            resource_id=self._resource_id,
-            sid=self._sid,
-            acquired_age=self.resource_age,
-            last_status=int(self.last_status) if self.last_status is not None else None,
-        )
-
     @classmethod
     def from_state(
         cls,
         client: SessionHost,
-        state: Mapping[str, Any],
+        state: SessionSnapshot | Mapping[str, Any],
         *,
         client_request: ClientRequest | None = None,
         acquire_request: AcquireClientRequest | None = None,
@@ -677,7 +660,7 @@ class RecordingSession(ResourceSide):
         verify: bool = False,
         verify_timeout: float = DEFAULT_VERIFY_TIMEOUT,
     ) -> RecordingSession:
-        """Rebuild a session from :meth:`to_state` (use :meth:`CloudRecordingClient.resume_session`)."""
+        """Rebuild a session from :meth:`snapshot` / :meth:`to_state` (use ``client.resume_session``)."""
         snapshot = decode(state, app_id=client.app_id)
         session = cls(
             client,
@@ -697,6 +680,8 @@ class RecordingSession(ResourceSide):
         session._state = snapshot.state
         session._resource_id = snapshot.resource_id
         session._sid = snapshot.sid
+        if snapshot.key is not None:
+            session._key = snapshot.key
         if snapshot.acquired_age is not None:
             session._acquired_at = client.clock() - snapshot.acquired_age
         if snapshot.state is SessionState.RECORDING:
