@@ -49,6 +49,11 @@ from agora_recording._options import (
     DEFAULT_TIMEOUT,
     RESOURCE_ID_TTL,
 )
+from agora_recording._recovery import (
+    RecoveredSession,
+    RecoveryOutcome,
+    RecoveryReport,
+)
 from agora_recording._retry import (
     DEFAULT_RETRY_POLICY,
     RetryPolicy,
@@ -56,6 +61,20 @@ from agora_recording._retry import (
 from agora_recording._session import (
     RecordingSession,
     SessionState,
+)
+from agora_recording._session_registry import DEFAULT_STORE_TIMEOUT
+from agora_recording._session_snapshot import STATE_VERSION, SessionSnapshot
+from agora_recording._store import (
+    DEFAULT_LEASE,
+    MemorySessionStore,
+    SessionConflictError,
+    SessionNotFoundError,
+    SessionOwnershipError,
+    SessionRecord,
+    SessionStore,
+    SessionStoreDataError,
+    SessionStoreError,
+    SessionStoreUnavailableError,
 )
 from agora_recording._supervisor import (
     RecordingSupervisor,
@@ -143,6 +162,7 @@ from agora_recording.models import (
 )
 
 __all__ = [
+    "DEFAULT_LEASE",
     "DEFAULT_MARGIN",
     "DEFAULT_MAX_IN_FLIGHT",
     "DEFAULT_MAX_RESPONSE_BYTES",
@@ -151,8 +171,10 @@ __all__ = [
     "DEFAULT_RATE",
     "DEFAULT_RETRY_POLICY",
     "DEFAULT_STOP_TIMEOUT",
+    "DEFAULT_STORE_TIMEOUT",
     "DEFAULT_TIMEOUT",
     "RESOURCE_ID_TTL",
+    "STATE_VERSION",
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",
@@ -186,6 +208,7 @@ __all__ = [
     "InvalidRequestError",
     "LayoutConfig",
     "LimiterStats",
+    "MemorySessionStore",
     "MixedVideoLayout",
     "Mode",
     "NotFoundError",
@@ -200,6 +223,9 @@ __all__ = [
     "RecordingSession",
     "RecordingStatus",
     "RecordingSupervisor",
+    "RecoveredSession",
+    "RecoveryOutcome",
+    "RecoveryReport",
     "Region",
     "RenderMode",
     "ResourceExpiredError",
@@ -216,8 +242,17 @@ __all__ = [
     "ServerError",
     "ServerResponse",
     "ServiceName",
+    "SessionConflictError",
+    "SessionNotFoundError",
+    "SessionOwnershipError",
+    "SessionRecord",
+    "SessionSnapshot",
     "SessionState",
     "SessionStateError",
+    "SessionStore",
+    "SessionStoreDataError",
+    "SessionStoreError",
+    "SessionStoreUnavailableError",
     "SnapshotConfig",
     "StartOutcomeUnknownError",
     "StartResponse",

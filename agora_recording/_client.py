@@ -30,6 +30,7 @@ from agora_recording._options import (
     DEFAULT_STOP_TIMEOUT,
     DEFAULT_TIMEOUT,
 )
+from agora_recording._recovery import StoreSide
 from agora_recording._requester import PREFIX, Requester, as_timeout
 from agora_recording._retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from agora_recording._session import (
@@ -41,6 +42,9 @@ from agora_recording._session import (
 )
 from agora_recording._session_host import SEND_OBSERVER
 from agora_recording._session_keeper import Keeper
+from agora_recording._session_registry import DEFAULT_STORE_TIMEOUT, SessionRegistry
+from agora_recording._session_snapshot import SessionSnapshot
+from agora_recording._store import SessionStore
 from agora_recording._version import __version__
 from agora_recording.models._enums import Mode
 from agora_recording.models._requests import (
@@ -55,7 +59,7 @@ logger = logging.getLogger("agora_recording")
 T = TypeVar("T")
 
 
-class CloudRecordingClient(EndpointCalls):
+class CloudRecordingClient(EndpointCalls, StoreSide):
     """The Agora Cloud Recording REST client. An async context manager; one per event loop.
 
     ``app_id``, ``customer_id`` and ``customer_secret`` are your project's App ID and RESTful API credentials.
@@ -76,6 +80,11 @@ class CloudRecordingClient(EndpointCalls):
       every client with the same credentials); with an injected ``clock``/``sleep``, a private ``TokenBucket`` on
       that clock. Pass your own, or ``Unlimited()`` to disable limiting in tests.
     * ``clock`` (monotonic seconds) and ``sleep`` (backoff waits) are injectable so tests can move time.
+    * ``session_store``: a :class:`SessionStore` (``MemorySessionStore``, ``agora_recording.redis.RedisSessionStore``)
+      where every session this client starts is recorded, before its start is sent and at every change, so
+      :meth:`recover_sessions` in another process can stop what a crashed one left running, and
+      :meth:`claim_session` can take a session by key in another worker (``store_timeout`` bounds each store call;
+      a store failure never fails a recording call: see ``_session_registry`` and the README).
 
     Example::
 
@@ -105,6 +114,8 @@ class CloudRecordingClient(EndpointCalls):
         clock: Clock = DEFAULT_CLOCK,
         sleep: Sleep = anyio.sleep,
         rng: random.Random | None = None,
+        session_store: SessionStore | None = None,
+        store_timeout: float = DEFAULT_STORE_TIMEOUT,
     ) -> None:
         self._app_id = check_non_empty(app_id, field="app_id")
         check_non_empty(customer_id, field="customer_id")
@@ -158,6 +169,9 @@ class CloudRecordingClient(EndpointCalls):
         )
         self._closing: anyio.Event | None = None  # set once aclose() has finished
         self._keeper = Keeper()
+        self._registry = (
+            None if session_store is None else SessionRegistry(session_store, sleep=sleep, store_timeout=store_timeout)
+        )
         self._requester = Requester(
             http=self._http,
             request_headers=self._request_headers,
@@ -201,6 +215,8 @@ class CloudRecordingClient(EndpointCalls):
         if self._requester.closed or self._keeper.closing:
             raise APIConnectionError("the client is closed", endpoint="client")
         await self._keeper.open()
+        if self._registry is not None:
+            self._registry.start(self._keeper.spawn)  # the lease, renewed every lease / 3 in the client's task group
         return self
 
     async def __aexit__(
@@ -229,6 +245,8 @@ class CloudRecordingClient(EndpointCalls):
         try:
             await self._keeper.drain()
         finally:
+            if self._registry is not None:
+                await self._registry.close()  # release what was handed off; end the lease
             self._requester.closed = True
             try:
                 if self._owns_http:
@@ -297,7 +315,7 @@ class CloudRecordingClient(EndpointCalls):
 
     def resume_session(
         self,
-        state: Mapping[str, Any],
+        state: SessionSnapshot | Mapping[str, Any],
         *,
         client_request: ClientRequest | None = None,
         acquire_request: AcquireClientRequest | None = None,
@@ -309,11 +327,15 @@ class CloudRecordingClient(EndpointCalls):
         verify: bool = False,
         verify_timeout: float = DEFAULT_VERIFY_TIMEOUT,
     ) -> RecordingSession:
-        """Rebuild a session from :meth:`RecordingSession.to_state`, e.g. in another process or worker.
+        """Rebuild a session from :meth:`RecordingSession.snapshot` or ``to_state()``, e.g. in another worker.
+
+        By session store key, use ``await client.claim_session(key)`` (a store is read asynchronously).
 
         The options are :meth:`session`'s. Raises :class:`InvalidRequestError` naming the field when ``state``
         is not a snapshot this client can resume (another version or App ID, a missing resourceId or sid).
         """
+        if isinstance(state, str):
+            raise InvalidRequestError("state", "is a session store key: use `await client.claim_session(key)`")
         return RecordingSession.from_state(
             self,
             state,

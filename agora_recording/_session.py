@@ -45,7 +45,7 @@ from agora_recording._options import RESOURCE_ID_TTL
 from agora_recording._session_guard import SendState, check_seconds
 from agora_recording._session_host import SessionHost
 from agora_recording._session_keeper import Exchange
-from agora_recording._session_snapshot import decode, encode
+from agora_recording._session_snapshot import SessionSnapshot, decode
 from agora_recording._session_state import LIVE_STATES, SessionState
 from agora_recording._session_stop import StopSide
 from agora_recording._session_verify import DEFAULT_VERIFY_TIMEOUT
@@ -119,6 +119,7 @@ class RecordingSession(StopSide):
         "_client_request",
         "_cname",
         "_expiry_margin",
+        "_key",
         "_mode",
         "_pending",
         "_reacquire",
@@ -249,6 +250,7 @@ class RecordingSession(StopSide):
     async def _start_work(self, request: ClientRequest) -> StartResponse:
         """The start exchange, run by the client's keeper: every state change of a start happens here."""
         sent = SendState()
+        await self._store_write()  # the store's record (state starting) exists before the start is sent
         try:
             response = await self._start_with_guard(request, sent)
         except BaseException as exc:
@@ -261,10 +263,12 @@ class RecordingSession(StopSide):
             if self._state is not SessionState.UNKNOWN:
                 self._client.keeper.release(self)
             outcome_unknown(self, self._client.keeper)  # a notification may already carry the sid
+            self._store_mark()
             raise
         self._sid = response.sid
         self._started_at = self._client.clock()
         self._state = SessionState.RECORDING
+        await self._store_write()
         return response
 
     async def _start_abandoned(self, exchange: Exchange[StartResponse]) -> None:
@@ -307,33 +311,11 @@ class RecordingSession(StopSide):
 
     # -- hand-off ---------------------------------------------------------------------------------------------------
 
-    def to_state(self) -> dict[str, Any]:
-        """A JSON-serialisable snapshot (no secrets: no token, no storage keys) for another process or worker.
-
-        Rebuild it with :meth:`CloudRecordingClient.resume_session`. The clientRequest is not included (it holds
-        storage keys); pass it to ``resume_session`` if the resumed session has yet to start.
-
-        Taking a snapshot hands the session off: this client no longer owns it, so closing the client leaves the
-        recording running for whoever resumes the snapshot.
-        """
-        self._client.keeper.release(self)
-        return encode(
-            app_id=self._client.app_id,
-            mode=self._mode.value,
-            cname=self._cname,
-            uid=self._uid,
-            state=self._state,
-            resource_id=self._resource_id,
-            sid=self._sid,
-            acquired_age=self.resource_age,
-            last_status=int(self.last_status) if self.last_status is not None else None,
-        )
-
     @classmethod
     def from_state(
         cls,
         client: SessionHost,
-        state: Mapping[str, Any],
+        state: SessionSnapshot | Mapping[str, Any],
         *,
         client_request: ClientRequest | None = None,
         acquire_request: AcquireClientRequest | None = None,
@@ -345,7 +327,7 @@ class RecordingSession(StopSide):
         verify: bool = False,
         verify_timeout: float = DEFAULT_VERIFY_TIMEOUT,
     ) -> RecordingSession:
-        """Rebuild a session from :meth:`to_state` (use :meth:`CloudRecordingClient.resume_session`)."""
+        """Rebuild a session from :meth:`snapshot` / :meth:`to_state` (use ``client.resume_session``)."""
         snapshot = decode(state, app_id=client.app_id)
         session = cls(
             client,
@@ -365,6 +347,8 @@ class RecordingSession(StopSide):
         session._state = snapshot.state
         session._resource_id = snapshot.resource_id
         session._sid = snapshot.sid
+        if snapshot.key is not None:
+            session._key = snapshot.key
         if snapshot.acquired_age is not None:
             session._acquired_at = client.clock() - snapshot.acquired_age
         if snapshot.state is SessionState.RECORDING:

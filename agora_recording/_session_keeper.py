@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from contextvars import ContextVar
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -236,6 +236,14 @@ class Keeper:
             logger.debug("agora client left from another task than the one that entered it; its task group is dropped")
             return
         await group.__aexit__(None, None, None)
+
+    def spawn(self, work: Callable[[], Coroutine[Any, Any, None]]) -> bool:
+        """Run ``work`` in the client's task group as a background task (not an exchange: the drain does not wait
+        for it, so it must end when its owner cancels it before :meth:`exit`); False without a task group."""
+        if self._group is None:
+            return False
+        self._group.start_soon(work)
+        return True
 
     # -- ownership --------------------------------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from agora_recording._session_calls import RecordingCalls
 from agora_recording._session_guard import SendState, guarded, within
 from agora_recording._session_host import TimeoutArg
 from agora_recording._session_keeper import Exchange
+from agora_recording._session_snapshot import HandOff
 from agora_recording._session_state import LIVE_STATES, SessionState
 from agora_recording.models._responses import (
     StartResponse,
@@ -27,7 +28,7 @@ from agora_recording.models._responses import (
 logger = logging.getLogger("agora_recording")
 
 
-class StopSide(RecordingCalls):
+class StopSide(RecordingCalls, HandOff):
     """Stopping (a base of :class:`~agora_recording.RecordingSession` that owns the stop's slots)."""
 
     __slots__ = ("_state", "_stop_error", "_stop_lock", "_stop_response")  # the rest lives in RecordingSession's slots
@@ -152,6 +153,7 @@ class StopSide(RecordingCalls):
         self._stop_response = response
         self._state = SessionState.STOPPED
         self._client.keeper.release(self)
+        await self._store_write()  # a stopped session leaves the store
         logger.info(
             "agora session stopped mode=%s already_stopped=%s no_recorded_data=%s",
             self._mode.value,

@@ -50,6 +50,12 @@ def _demo(argv: list[str]) -> int:
     return demo_main(argv)
 
 
+def _sessions(argv: list[str]) -> int:
+    from agora_recording.cli._sessions import main as sessions_main
+
+    return sessions_main(argv)
+
+
 def _fake_server(argv: list[str]) -> int:
     from agora_recording.testing import run_fake_server_cli
 
@@ -66,6 +72,7 @@ DELEGATED: dict[str, tuple[str, Callable[[list[str]], int]]] = {
     "demo": ("run about 20 recordings against the built-in fake Agora server on 127.0.0.1", _demo),
     "fake-server": ("serve the fake Agora Cloud Recording API on 127.0.0.1 until Ctrl-C", _fake_server),
     "webhook": ("NCS notifications: 'verify' a saved body's signature, 'send-test' a signed sample", _webhook),
+    "sessions": ("the session store in Redis: 'sessions list', 'sessions recover' (crashed workers)", _sessions),
 }
 """Commands with parsers of their own: they get their arguments unparsed."""
 
