@@ -8,7 +8,6 @@ import random
 import types
 from collections.abc import Mapping
 from typing import Any, TypeVar
-from urllib.parse import quote
 
 import anyio
 import anyio.lowlevel
@@ -31,7 +30,7 @@ from agora_recording._options import (
     DEFAULT_TIMEOUT,
 )
 from agora_recording._recovery import StoreSide
-from agora_recording._requester import PREFIX, Requester, as_timeout
+from agora_recording._requester import PREFIX, Requester, as_timeout, quote
 from agora_recording._retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from agora_recording._session import (
     DEFAULT_EXPIRY_MARGIN,

@@ -264,7 +264,8 @@ def make_converter(*, strict: bool = False, detailed: bool = True) -> cattrs.Con
             return value
         if isinstance(value, list):
             if fast:
-                return tuple([_fast_recorded_file(entry, None) for entry in value])
+                # Validated now, built on first access of ``file_list``/``files`` (most callers read the status).
+                return r.PendingFiles([_file_row(entry) for entry in value])  # type: ignore[return-value]  # a tuple once read
             return conv.structure(value, file_tuple)
         raise TypeError(f"fileList must be a string or an array, got {type(value).__name__}")
 
@@ -328,8 +329,10 @@ _TIMESTAMP_HOOK = _optional(_to_timestamp)
 _TRACK_TYPES = {t.value: t for t in TrackType}
 
 
-def _fast_recorded_file(data: Any, _: Any) -> r.RecordedFile:
-    """Structure one file entry with inline checks for the usual types; anything else goes through the hooks."""
+def _file_row(data: Any) -> tuple[Any, ...]:
+    """Check and convert one file entry with inline checks for the usual types (anything else goes through the
+    hooks); the values in :class:`RecordedFile`'s field order. Raises on any doubt (from_wire then reruns the
+    detailed converter, whose generated hook names the wire path)."""
     if data.__class__ is not dict:
         if not isinstance(data, Mapping):
             raise TypeError(f"expected a JSON object, got {type(data).__name__}")
@@ -355,14 +358,12 @@ def _fast_recorded_file(data: Any, _: Any) -> r.RecordedFile:
     start = get("sliceStartTime")
     if start is not None and start.__class__ is not int:
         start = _to_timestamp(start)
-    return r.RecordedFile(
-        filename=name,
-        track_type=track,
-        uid=uid,
-        mixed_all_user=mixed,
-        is_playable=playable,
-        slice_start_time=start,
-    )
+    return (name, track, uid, mixed, playable, start)
+
+
+def _fast_recorded_file(data: Any, _: Any) -> r.RecordedFile:
+    """Structure one file entry through :func:`_file_row`."""
+    return r.PendingFiles((_file_row(data),)).build()[0]
 
 
 def _drop_nulls(data: dict[str, Any], keys: list[str]) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import logging
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
@@ -19,7 +18,7 @@ from agora_recording._errors import (
     StartOutcomeUnknownError,
 )
 from agora_recording._notifications import bare_unknown, orphan_start
-from agora_recording._requester import Requester
+from agora_recording._requester import Requester, quote
 from agora_recording._session import (
     DEFAULT_STOP_DEADLINE,
 )

@@ -44,7 +44,7 @@ from __future__ import annotations
 import math
 import threading
 import weakref
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from typing import Protocol, runtime_checkable
 
@@ -196,7 +196,8 @@ class TokenBucket:
         self._sleep = sleep
         # Times of the last n grants, oldest first: a new grant needs log[0] + window <= now once it is full.
         self._log: deque[float] = deque(maxlen=self._n)
-        self._waiters: deque[_Waiter] = deque()
+        # Waiters in arrival order; an OrderedDict so that a cancelled waiter leaves in O(1) from anywhere in line.
+        self._waiters: OrderedDict[_Waiter, None] = OrderedDict()
         # Which event loop queued the waiters: a RunVar holds a marker per loop, so a new loop finds a new marker.
         self._loop: RunVar[object] = RunVar("agora_recording_limiter_loop")
         self._loop_marker: object | None = None
@@ -279,9 +280,9 @@ class TokenBucket:
         self._drop_dead_waiters()
         waiter = _Waiter()
         waiters = self._waiters
-        waiters.append(waiter)
+        waiters[waiter] = None
         try:
-            if waiters[0] is not waiter:
+            if len(waiters) > 1:  # someone is ahead (this waiter was added last)
                 waiter.event = anyio.Event()
                 await waiter.event.wait()  # set when this waiter reaches the head of the queue
             # At the head: wait until the window (and any 429 hold) allows a grant. Holds only extend, so waking
@@ -302,7 +303,7 @@ class TokenBucket:
             raise
         # Granted: no await between the check above and here, so the grant cannot be lost to cancellation.
         self._log.append(now)
-        waiters.popleft()
+        waiters.popitem(last=False)
         self._granted += 1
         self._waits += 1
         self._wait_time += now - start
@@ -310,15 +311,15 @@ class TokenBucket:
 
     def _leave(self, waiter: _Waiter) -> None:
         waiters = self._waiters
-        if waiters and waiters[0] is waiter:
-            waiters.popleft()
+        if waiters and next(iter(waiters)) is waiter:
+            waiters.popitem(last=False)
             self._wake_head()
         else:
-            waiters.remove(waiter)
+            waiters.pop(waiter, None)  # O(1) from anywhere in line
 
     def _wake_head(self) -> None:
         if self._waiters:
-            event = self._waiters[0].event
+            event = next(iter(self._waiters)).event
             if event is not None:
                 event.set()
 

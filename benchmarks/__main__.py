@@ -10,6 +10,10 @@ little):
 5. redis      - :mod:`benchmarks.bench_redis`: one grant through Redis (EVALSHA round trip, CPU) next to TokenBucket,
                 and four OS processes sharing one key at 10/s (starts its own redis-server, or skips saying why).
 6. supervisor - 1,000 supervised recordings on a virtual clock: memory, CPU per monitoring cycle, limiter share.
+7. throughput - requests/s at concurrency 100, the library next to raw httpx, in-process and over loopback TCP;
+8. memory     - tracemalloc: a session mid-request and an idle started session, next to the floor (tasks awaiting
+                one anyio.Event) measured in the same run;
+9. cancel     - TokenBucket with 10,000 and 100,000 waiters (1,000 and 10,000 quick), a random half cancelled.
 
 A summary lists every target and whether it was met. Nothing here is a test assertion: the exit status is 0
 whatever the numbers. ``--quick`` is a smoke run (under 20 s); the full run takes a few minutes.
@@ -29,10 +33,20 @@ from dataclasses import asdict
 from importlib import metadata
 from typing import Any
 
-from benchmarks import bench_conversion, bench_limiter, bench_overhead, bench_redis, bench_scale, bench_supervisor
+from benchmarks import (
+    bench_conversion,
+    bench_limiter,
+    bench_limiter_cancel,
+    bench_memory,
+    bench_overhead,
+    bench_redis,
+    bench_scale,
+    bench_supervisor,
+    bench_throughput,
+)
 from benchmarks._harness import Target, format_table
 
-SECTIONS = ("overhead", "conversion", "limiter", "scale", "redis", "supervisor")
+SECTIONS = ("overhead", "conversion", "limiter", "scale", "redis", "supervisor", "throughput", "memory", "cancel")
 TITLES = {
     "overhead": "1. Per-call overhead: client.query() vs raw httpx GET + json.loads",
     "conversion": "2. Conversion: structure / unstructure, us per call",
@@ -40,6 +54,9 @@ TITLES = {
     "scale": "4. Scale: concurrent sessions, and Agora's 10 requests/s",
     "redis": "5. RedisRateLimiter: one grant through Redis, and four processes sharing one limit",
     "supervisor": "6. Supervisor: 1,000 supervised recordings, memory, CPU per cycle, limiter share",
+    "throughput": "7. Throughput at concurrency 100: client.query() vs raw httpx",
+    "memory": "8. Memory per session: mid-request and idle, next to the floor",
+    "cancel": "9. TokenBucket cancellations: CPU per cancel at 10,000 and 100,000 waiters",
 }
 IDLE_BURST_TARGET_MS = 10.0  # "at once": far below the 100 ms between grants at 10/s
 FAST_PATH_TARGET_NS = 1_000.0  # style guide section 11: a good limiter costs under 1 us when it does not wait
@@ -63,6 +80,7 @@ def machine() -> dict[str, Any]:
         "cattrs",
         "msgspec",
         "pydantic",
+        "orjson",
         "aiolimiter",
         "redis",
     )
@@ -139,6 +157,17 @@ RUNNERS: dict[str, tuple[Run, Format, Check]] = {
         lambda q: bench_supervisor.run_benchmark(quick=q),
         bench_supervisor.format_results,
         bench_supervisor.targets,
+    ),
+    "throughput": (
+        lambda q: bench_throughput.run_benchmark(quick=q),
+        bench_throughput.format_results,
+        bench_throughput.targets,
+    ),
+    "memory": (lambda q: bench_memory.run_benchmark(quick=q), bench_memory.format_results, bench_memory.targets),
+    "cancel": (
+        lambda q: bench_limiter_cancel.run_benchmark(quick=q),
+        bench_limiter_cancel.format_results,
+        bench_limiter_cancel.targets,
     ),
 }
 

@@ -30,6 +30,12 @@ DICT_ROWS = {
     "msgspec": "convert / to_builtins",
     "pydantic": "model_validate / model_dump",
 }
+READ_ROWS = {
+    LIB: "from_wire, then every file's fields",
+    "msgspec": "convert, then every file's fields",
+    "pydantic": "model_validate, then every file's fields",
+}
+PYDANTIC_TARGET = 1.2  # issue 17: conversion alone within 1.2x of pydantic v2, built and built-then-read
 BYTES_ROWS = {
     "stdlib json": "json.loads / json.dumps only",
     LIB: "json.loads + from_wire / to_wire + json.dumps",
@@ -48,6 +54,16 @@ def _decode_query(body: bytes) -> QueryResponse:
     return from_wire(QueryResponse, json.loads(body), endpoint="query")
 
 
+def _read_files(files: Any) -> None:
+    """Touch every field of every file, as a caller listing the recording's files does."""
+    for f in files:
+        _ = (f.filename, f.track_type, f.uid, f.mixed_all_user, f.is_playable, f.slice_start_time)
+
+
+def _lib_read(data: Any) -> None:
+    _read_files(from_wire(QueryResponse, data, endpoint="query").files)
+
+
 def _normal(data: Any) -> Any:
     return json.loads(json.dumps(data))
 
@@ -62,6 +78,7 @@ def _cases() -> tuple[dict[str, dict[str, Callable[[], object]]], dict[str, bool
         data, body = query_wire(files), query_body(files)
         columns[f"query {files} files"] = {
             f"dict:{LIB}": partial(from_wire, QueryResponse, data, endpoint="query"),
+            f"read:{LIB}": partial(_lib_read, data),
             "bytes:stdlib json": partial(json.loads, body),
             f"bytes:{LIB}": partial(_decode_query, body),
         }
@@ -83,6 +100,9 @@ def _cases() -> tuple[dict[str, dict[str, Callable[[], object]]], dict[str, bool
             same["msgspec"] &= _normal(msgspec.to_builtins(msgspec.convert(data, query_t))) == data
             column = columns[f"query {files} files"]
             column["dict:msgspec"] = partial(msgspec.convert, data, query_t, strict=False)
+            column["read:msgspec"] = partial(
+                lambda d: _read_files(msgspec.convert(d, query_t, strict=False).server_response.file_list), data
+            )
             column["bytes:msgspec"] = partial(msgspec.json.decode, body, type=query_t, strict=False)
         columns[START]["dict:msgspec"] = lambda: msgspec.to_builtins(ms_request)
         columns[START]["bytes:msgspec"] = lambda: msgspec.json.encode(ms_request)
@@ -98,6 +118,9 @@ def _cases() -> tuple[dict[str, dict[str, Callable[[], object]]], dict[str, bool
             same["pydantic"] &= _normal(dumped) == data
             column = columns[f"query {files} files"]
             column["dict:pydantic"] = partial(query_m.model_validate, data)
+            column["read:pydantic"] = partial(
+                lambda d: _read_files(query_m.model_validate(d).server_response.file_list), data
+            )
             column["bytes:pydantic"] = partial(query_m.model_validate_json, body)
         columns[START]["dict:pydantic"] = lambda: pd_request.model_dump(by_alias=True, exclude_none=True)
         columns[START]["bytes:pydantic"] = lambda: pd_request.model_dump_json(by_alias=True, exclude_none=True)
@@ -121,8 +144,9 @@ def format_results(results: dict[str, Any]) -> str:
     us: dict[str, dict[str, float]] = results["us"]
     columns = list(us)
     rows: list[list[str]] = []
-    for group, names in (("dict", DICT_ROWS), ("bytes", BYTES_ROWS)):
-        rows.append([f"{group} <-> model", *([""] * len(columns))])
+    titles = {"dict": "dict <-> model", "read": "dict -> model, then read every file", "bytes": "bytes <-> model"}
+    for group, names in (("dict", DICT_ROWS), ("read", READ_ROWS), ("bytes", BYTES_ROWS)):
+        rows.append([titles[group], *([""] * len(columns))])
         for name, how in names.items():
             key = f"{group}:{name}"
             if all(key not in us[c] for c in columns):
@@ -140,6 +164,14 @@ def format_results(results: dict[str, Any]) -> str:
         format_table(["", *columns], rows),
         "; ".join(notes),
     ]
+    if "dict:pydantic" in us["query 20 files"]:
+        ratios = "; ".join(
+            f"{c.removeprefix('query ')}: built {us[c][f'dict:{LIB}'] / us[c]['dict:pydantic']:.2f}x, "
+            f"built+read {us[c][f'read:{LIB}'] / us[c]['read:pydantic']:.2f}x"
+            for c in columns
+            if "read:pydantic" in us[c]
+        )
+        lines.append(f"ratio {LIB} / pydantic: {ratios}")
     for name, ok in results["equivalent"].items():
         if not ok:
             lines.append(f"WARNING: the {name} models do not round-trip the same wire data")
@@ -148,9 +180,25 @@ def format_results(results: dict[str, Any]) -> str:
 
 
 def targets(results: dict[str, Any]) -> list[Target]:
-    """A reference figure from the style guide (section 11), not an issue target."""
-    lib20 = results["us"]["query 20 files"][f"dict:{LIB}"]
-    return [
+    """The style guide's reference figure (section 11), and issue 17's ratio to pydantic v2 (when installed)."""
+    us = results["us"]
+    lib20 = us["query 20 files"][f"dict:{LIB}"]
+    out = []
+    for column in us:
+        if "read:pydantic" not in us[column]:
+            continue
+        for group, label in (("dict", "built"), ("read", "built + every file read")):
+            ratio = us[column][f"{group}:{LIB}"] / us[column][f"{group}:pydantic"]
+            out.append(
+                Target(
+                    name=f"conversion vs pydantic, {column.removeprefix('query ')}, {label}",
+                    goal=f"<= {PYDANTIC_TARGET:.1f}x pydantic",
+                    measured=f"{ratio:.2f}x",
+                    met=ratio <= PYDANTIC_TARGET,
+                    source="issue 17",
+                )
+            )
+    out.append(
         Target(
             name="structure a 20-file query (from_wire)",
             goal=f"<= {STYLE_GUIDE_QUERY_US:.0f} us",
@@ -158,4 +206,5 @@ def targets(results: dict[str, Any]) -> list[Target]:
             met=lib20 <= STYLE_GUIDE_QUERY_US,
             source="style guide 11",
         )
-    ]
+    )
+    return out

@@ -7,7 +7,10 @@ Two transports, each measured with the cases interleaved in blocks (ABC, CBA, ..
 - loopback TCP: ``FakeAgoraServer.serve()`` on 127.0.0.1 in a child process (rate limit off), so the CPU per call
   is the client process's alone.
 
-The third case, raw GET + ``json.loads`` + ``from_wire``, splits the overhead into structuring and the rest.
+Two raw baselines (issue 17): a GET of the relative path on a client with ``base_url`` (what a user writes by hand;
+httpx then parses and joins the URL, a hidden cost) and a GET of the absolute URL (what the library sends). The
+case raw GET + ``json.loads`` + ``from_wire`` splits the overhead into structuring and the rest. In-process, the
+answer holds 10, 20 and 200 files; over TCP, 20.
 """
 
 from __future__ import annotations
@@ -32,11 +35,15 @@ from benchmarks._payloads import RESOURCE_ID, SID, query_body, scale_request
 
 __all__ = ["OVERHEAD_TARGET", "format_results", "run_benchmark", "targets"]
 
-OVERHEAD_TARGET = 1.15
+OVERHEAD_TARGET = 1.15  # issue 7, over TCP ("no regression" in issue 17)
+RELATIVE_TARGETS = {10: 1.00, 20: 1.00, 200: 1.05}  # issue 17: client / raw GET (relative URL) + json.loads
+ABSOLUTE_TARGET = 1.20  # issue 17: client / raw GET (absolute URL) + json.loads
 BASE_URL = "https://api.agora.io"
 FILES = 20
+FILE_COUNTS = (10, 20, 200)
 SERVER_LIFETIME = 300.0  # the child server exits on its own after this, whatever the parent does
-CLIENT, RAW, RAW_STRUCTURED = "client.query()", "raw GET + json.loads", "raw GET + json.loads + from_wire"
+CLIENT, RAW = "client.query()", "raw GET (relative URL) + json.loads"
+RAW_ABSOLUTE, RAW_STRUCTURED = "raw GET (absolute URL) + json.loads", "raw GET + json.loads + from_wire"
 
 
 class CannedTransport(httpx.AsyncBaseTransport):
@@ -72,12 +79,17 @@ async def _compare(
     block: int,
 ) -> dict[str, Timing]:
     path = _query_path(resource_id, sid, "individual")
+    absolute = str(raw.base_url).rstrip("/") + path
 
     async def library() -> None:
         await client.query(resource_id=resource_id, sid=sid, mode="individual")
 
     async def by_hand() -> None:
         response = await raw.get(path)
+        json.loads(response.content)
+
+    async def by_hand_absolute() -> None:
+        response = await raw.get(absolute)
         json.loads(response.content)
 
     async def by_hand_structured() -> None:
@@ -87,13 +99,14 @@ async def _compare(
     cases: dict[str, Callable[[], Awaitable[object]]] = {
         CLIENT: library,
         RAW: by_hand,
+        RAW_ABSOLUTE: by_hand_absolute,
         RAW_STRUCTURED: by_hand_structured,
     }
     return await interleave_async(cases, rounds=rounds, block=block, warmup=max(20, block))
 
 
-async def _in_process(rounds: int, block: int) -> dict[str, Timing]:
-    transport = CannedTransport(query_body(FILES))
+async def _in_process(rounds: int, block: int, files: int) -> dict[str, Timing]:
+    transport = CannedTransport(query_body(files))
     async with (
         CloudRecordingClient(
             DEFAULT_APP_ID,
@@ -175,10 +188,13 @@ async def _over_tcp(base_url: str, rounds: int, block: int) -> dict[str, Timing]
 
 def _summarise(timings: dict[str, Timing]) -> dict[str, Any]:
     client, raw, structured = timings[CLIENT], timings[RAW], timings[RAW_STRUCTURED]
+    absolute = timings[RAW_ABSOLUTE]
     return {
         "cases": {name: t.summary() for name, t in timings.items()},
         "ratio_wall": paired_ratio(client.wall, raw.wall),
         "ratio_cpu": paired_ratio(client.cpu, raw.cpu),
+        "ratio_wall_vs_absolute": paired_ratio(client.wall, absolute.wall),
+        "ratio_cpu_vs_absolute": paired_ratio(client.cpu, absolute.cpu),
         "ratio_wall_vs_structured": paired_ratio(client.wall, structured.wall),
         "ratio_cpu_vs_structured": paired_ratio(client.cpu, structured.cpu),
         "rounds": len(client.wall),
@@ -186,11 +202,16 @@ def _summarise(timings: dict[str, Timing]) -> dict[str, Any]:
 
 
 def run_benchmark(*, quick: bool = False) -> dict[str, Any]:
-    """Measure both transports; returns ``{"in_process": ..., "tcp": ...}`` with medians and paired ratios."""
+    """Measure both transports; returns ``{"in_process": ..., "tcp": ...}`` with medians and paired ratios.
+
+    ``in_process`` is the 20-file answer; ``in_process_by_files`` has every count of :data:`FILE_COUNTS`.
+    """
     rounds, block = (6, 30) if quick else (60, 100)
     tcp_rounds, tcp_block = (6, 20) if quick else (40, 50)
     results: dict[str, Any] = {"config": {"files": FILES, "rounds": rounds, "block": block}}
-    results["in_process"] = _summarise(anyio.run(_in_process, rounds, block))
+    by_files = {str(n): _summarise(anyio.run(_in_process, rounds, block, n)) for n in FILE_COUNTS}
+    results["in_process_by_files"] = by_files
+    results["in_process"] = by_files[str(FILES)]
     with _server_process() as base_url:
         results["tcp"] = _summarise(anyio.run(_over_tcp, base_url, tcp_rounds, tcp_block))
     results["tcp"]["config"] = {"rounds": tcp_rounds, "block": tcp_block, "server": "child process, 127.0.0.1"}
@@ -198,28 +219,51 @@ def run_benchmark(*, quick: bool = False) -> dict[str, Any]:
 
 
 def format_results(results: dict[str, Any]) -> str:
-    """One table: wall and CPU per call of each case over both transports, and the client/raw ratios."""
-    inp, tcp = results["in_process"], results["tcp"]
+    """One table: wall and CPU per call of each case, in-process per file count and over TCP, and the ratios."""
+    by_files = results.get("in_process_by_files") or {str(FILES): results["in_process"]}
+    tcp = results["tcp"]
+    parts = [*by_files.values(), tcp]
     rows = [
-        [name, *(f"{part['cases'][name][m]:.1f}" for part in (inp, tcp) for m in ("wall_us", "cpu_us"))]
-        for name in inp["cases"]
+        [name, *(f"{part['cases'][name][m]:.1f}" for part in parts for m in ("wall_us", "cpu_us"))]
+        for name in tcp["cases"]
     ]
-    for label, suffix in (("ratio client / raw", ""), ("ratio client / raw + from_wire", "_vs_structured")):
-        rows.append([label, *(f"{part[f'ratio_{m}{suffix}']:.2f}x" for part in (inp, tcp) for m in ("wall", "cpu"))])
+    ratios = (
+        ("ratio client / raw (relative URL)", ""),
+        ("ratio client / raw (absolute URL)", "_vs_absolute"),
+        ("ratio client / raw + from_wire", "_vs_structured"),
+    )
+    for label, suffix in ratios:
+        rows.append([label, *(f"{part[f'ratio_{m}{suffix}']:.2f}x" for part in parts for m in ("wall", "cpu"))])
     config = results["config"]
     title = (
-        f"query answering {config['files']} files; us per call, medians of interleaved blocks (in-process "
-        f"{config['rounds']}x{config['block']} calls, TCP {tcp['config']['rounds']}x{tcp['config']['block']}); "
+        f"query, us per call, medians of interleaved blocks (in-process {config['rounds']}x{config['block']} calls "
+        f"per file count, TCP {tcp['config']['rounds']}x{tcp['config']['block']}, {config['files']} files); "
         "ratios are medians of per-round pairs.\nCPU is this process only: the TCP fake runs in a child process."
     )
-    header = ["case", "in-process wall", "in-process CPU", "TCP wall", "TCP CPU"]
+    header = ["case"]
+    for n in by_files:
+        header += [f"{n} files wall", f"{n} files CPU"]
+    header += ["TCP wall", "TCP CPU"]
     return format_table(header, rows, title=title)
 
 
 def targets(results: dict[str, Any]) -> list[Target]:
-    """Issue 7: client.query() costs at most 1.15x a raw GET + json.loads."""
+    """Issue 17 in-process (against both raw baselines, per file count); issue 7 over TCP (no regression)."""
     out = []
-    for key, label in (("in_process", "in-process"), ("tcp", "loopback TCP")):
+    for n, part in results.get("in_process_by_files", {}).items():
+        goal = RELATIVE_TARGETS.get(int(n), OVERHEAD_TARGET)
+        for suffix, baseline, limit in (("", "relative", goal), ("_vs_absolute", "absolute", ABSOLUTE_TARGET)):
+            ratio = part[f"ratio_wall{suffix}"]
+            out.append(
+                Target(
+                    name=f"query() in-process, {n} files, vs raw ({baseline} URL)",
+                    goal=f"<= {limit:.2f}x raw",
+                    measured=f"{ratio:.2f}x",
+                    met=ratio <= limit,
+                    source="issue 17",
+                )
+            )
+    for key, label in (("tcp", "loopback TCP"),):
         for metric in ("wall", "cpu"):
             ratio = results[key][f"ratio_{metric}"]
             out.append(

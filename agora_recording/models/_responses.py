@@ -8,7 +8,8 @@ stays reachable as sent (``server_response.file_list``: a string or a tuple of :
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from functools import cached_property
 from typing import Any
 
 import attrs
@@ -146,9 +147,9 @@ class ServerResponse:
     extension_service_state: tuple[ExtensionServiceState, ...] = ()
     sub_service_status: Mapping[str, Any] | None = None
 
-    @property
+    @cached_property
     def files(self) -> tuple[RecordedFile, ...]:
-        """Every recorded file reported, as :class:`RecordedFile`, from whichever variant Agora sent."""
+        """Every recorded file reported, as :class:`RecordedFile`, from whichever variant Agora sent (built once)."""
         found: list[RecordedFile] = []
         if isinstance(self.file_list, tuple):
             found.extend(self.file_list)
@@ -179,6 +180,68 @@ class ServerResponse:
         if entry is not None and isinstance(entry.payload, UploadServicePayload):
             return entry.payload.uploading_status
         return None
+
+
+class PendingFiles:
+    """An individual-mode ``fileList`` the converter has validated but not yet built into :class:`RecordedFile`.
+
+    Internal: the production converter stores one in :attr:`ServerResponse.file_list`, which builds the tuple on
+    first access (reading, ``==``, ``repr``, unstructuring). Every entry was checked when the answer was read, so
+    building cannot fail: a malformed entry is still a :class:`~agora_recording.ResponseFormatError` of the call.
+    Each row holds the already converted field values, in :class:`RecordedFile`'s field order.
+    """
+
+    __slots__ = ("rows",)
+
+    def __init__(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        self.rows = rows
+
+    def build(self) -> tuple[RecordedFile, ...]:
+        """The files, as :class:`RecordedFile`."""
+        new = object.__new__
+        s_name, s_track, s_uid, s_mixed, s_playable, s_start = _FILE_SETTERS
+        out = []
+        for name, track, uid, mixed, playable, start in self.rows:
+            f = new(RecordedFile)
+            s_name(f, name)
+            s_track(f, track)
+            s_uid(f, uid)
+            s_mixed(f, mixed)
+            s_playable(f, playable)
+            s_start(f, start)
+            out.append(f)
+        return tuple(out)
+
+
+# Slot setters of the frozen RecordedFile (what its generated __init__ does, without the per-call set-up).
+_FILE_FIELDS = ("filename", "track_type", "uid", "mixed_all_user", "is_playable", "slice_start_time")
+if tuple(a.name for a in attrs.fields(RecordedFile)) != _FILE_FIELDS:  # pragma: no cover - a guard for edits
+    raise RuntimeError("PendingFiles rows no longer match RecordedFile's fields")
+_FILE_SETTERS = tuple(RecordedFile.__dict__[name].__set__ for name in _FILE_FIELDS)
+
+
+class _LazyFileList:
+    """``ServerResponse.file_list``'s slot, wrapped: a :class:`PendingFiles` found there is built on first read."""
+
+    __slots__ = ("_slot",)
+
+    def __init__(self, slot: Any) -> None:
+        self._slot = slot
+
+    def __get__(self, obj: Any, cls: Any = None) -> Any:
+        if obj is None:
+            return self
+        value = self._slot.__get__(obj, cls)
+        if value.__class__ is PendingFiles:
+            value = value.build()
+            self._slot.__set__(obj, value)
+        return value
+
+    def __set__(self, obj: Any, value: Any) -> None:  # only the generated __init__ (the class is frozen)
+        self._slot.__set__(obj, value)
+
+
+ServerResponse.file_list = _LazyFileList(ServerResponse.__dict__["file_list"])  # type: ignore[assignment]  # the slot stays; reads go through the wrapper
 
 
 @attrs.frozen(kw_only=True)
