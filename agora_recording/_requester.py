@@ -317,8 +317,15 @@ class Requester:
                     attempt,
                     self._clock() - sent_at,
                 )
-            result = self._interpret(
-                endpoint, response, model, raw=raw, unreadable=unreadable, resource_id=resource_id, sid=sid
+            result = _interpret(
+                endpoint,
+                response,
+                model,
+                raw=raw,
+                unreadable=unreadable,
+                resource_id=resource_id,
+                sid=sid,
+                max_response_bytes=self._max_response_bytes,
             )
             if not isinstance(result, BaseException):
                 return result
@@ -383,98 +390,99 @@ class Requester:
         if decision.delay > 0:
             await self._sleep(decision.delay)
 
-    def _interpret(
-        self,
-        endpoint: str,
-        response: httpx.Response,
-        model: type[T],
-        *,
-        raw: bytes,
-        unreadable: str | None,
-        resource_id: str | None,
-        sid: str | None,
-    ) -> T | APIStatusError | ResourceExpiredError | ResponseFormatError:
-        status = response.status_code
-        # x-request-id is read only for an error: a success does not need it (a header lookup saved per call).
-        if unreadable is not None and 200 <= status < 300:
-            if unreadable == BODY_TOO_LARGE:
-                return ResponseTooLargeError(
-                    endpoint=endpoint,
-                    limit=self._max_response_bytes,
-                    status_code=status,
-                    request_id=_request_id(response),
-                )
-            return ResponseFormatError(
-                "the answer could not be read (its Content-Encoding does not decode)",
-                endpoint=endpoint,
-                status_code=status,
-                request_id=_request_id(response),
-            )
-        # An error status with an unreadable body is still that error (no code, no reason): raw is b"" then.
-        if status in (200, 201):
-            data = _json_or_none(raw)
-            if data is None:
-                return ResponseFormatError(
-                    "the answer is not a JSON object",
-                    endpoint=endpoint,
-                    status_code=status,
-                    request_id=_request_id(response),
-                )
-            code = parse_code(data.get("code")) if "resourceId" not in data else None
-            if code == CODE_ALREADY_STARTED and endpoint == "start":
-                # The one error Agora puts inside a 2xx body (201 + code 7 on start): no resourceId, no sid.
-                return error_from_response(
-                    endpoint=endpoint,
-                    status_code=status,
-                    body=raw,
-                    request_id=_request_id(response),
-                    resource_id=resource_id,
-                )
-            if code is not None:
-                return ResponseFormatError(
-                    f"a {status} answer with code {code} is not one Agora gives",
-                    endpoint=endpoint,
-                    status_code=status,
-                    request_id=_request_id(response),
-                )
-            try:
-                result = from_wire(model, data, endpoint=endpoint)
-            except ResponseFormatError as exc:
-                return exc.with_answer(status_code=status, request_id=_request_id(response))
-            mismatch = _not_about(endpoint, data, result, resource_id=resource_id, sid=sid)
-            if mismatch is not None:
-                return ResponseFormatError(
-                    mismatch, endpoint=endpoint, status_code=status, request_id=_request_id(response)
-                )
-            return result
-        if 200 <= status < 300 and status != 206:
-            return ResponseFormatError(
-                f"HTTP {status} is not an answer Agora gives",
-                endpoint=endpoint,
-                status_code=status,
-                request_id=_request_id(response),
-            )
-        if status == 206 and endpoint == "stop":
-            data = _json_or_none(raw)
-            if data is not None and parse_code(data.get("code")) == CODE_NO_RECORDED_DATA:
-                return typing.cast(T, StopResponse(resource_id=resource_id, sid=sid, no_recorded_data=True))
-        retry_after = (
-            parse_retry_after(response.headers.get("retry-after"), date=response.headers.get("date"))
-            if status == 429
-            else None
-        )
-        return error_from_response(
-            endpoint=endpoint,
-            status_code=status,
-            body=raw,
-            request_id=_request_id(response),
-            retry_after=retry_after,
-            resource_id=resource_id,
-        )
-
 
 def _request_id(response: httpx.Response) -> str | None:
     return typing.cast("str | None", response.headers.get("x-request-id"))
+
+
+def _interpret(
+    endpoint: str,
+    response: httpx.Response,
+    model: type[T],
+    *,
+    raw: bytes,
+    unreadable: str | None,
+    resource_id: str | None,
+    sid: str | None,
+    max_response_bytes: int,
+) -> T | APIStatusError | ResourceExpiredError | ResponseFormatError:
+    status = response.status_code
+    # x-request-id is read only for an error: a success does not need it (a header lookup saved per call).
+    if unreadable is not None and 200 <= status < 300:
+        if unreadable == BODY_TOO_LARGE:
+            return ResponseTooLargeError(
+                endpoint=endpoint,
+                limit=max_response_bytes,
+                status_code=status,
+                request_id=_request_id(response),
+            )
+        return ResponseFormatError(
+            "the answer could not be read (its Content-Encoding does not decode)",
+            endpoint=endpoint,
+            status_code=status,
+            request_id=_request_id(response),
+        )
+    # An error status with an unreadable body is still that error (no code, no reason): raw is b"" then.
+    if status in (200, 201):
+        data = _json_or_none(raw)
+        if data is None:
+            return ResponseFormatError(
+                "the answer is not a JSON object",
+                endpoint=endpoint,
+                status_code=status,
+                request_id=_request_id(response),
+            )
+        code = parse_code(data.get("code")) if "resourceId" not in data else None
+        if code == CODE_ALREADY_STARTED and endpoint == "start":
+            # The one error Agora puts inside a 2xx body (201 + code 7 on start): no resourceId, no sid.
+            return error_from_response(
+                endpoint=endpoint,
+                status_code=status,
+                body=raw,
+                request_id=_request_id(response),
+                resource_id=resource_id,
+            )
+        if code is not None:
+            return ResponseFormatError(
+                f"a {status} answer with code {code} is not one Agora gives",
+                endpoint=endpoint,
+                status_code=status,
+                request_id=_request_id(response),
+            )
+        try:
+            result = from_wire(model, data, endpoint=endpoint)
+        except ResponseFormatError as exc:
+            return exc.with_answer(status_code=status, request_id=_request_id(response))
+        mismatch = _not_about(endpoint, data, result, resource_id=resource_id, sid=sid)
+        if mismatch is not None:
+            return ResponseFormatError(
+                mismatch, endpoint=endpoint, status_code=status, request_id=_request_id(response)
+            )
+        return result
+    if 200 <= status < 300 and status != 206:
+        return ResponseFormatError(
+            f"HTTP {status} is not an answer Agora gives",
+            endpoint=endpoint,
+            status_code=status,
+            request_id=_request_id(response),
+        )
+    if status == 206 and endpoint == "stop":
+        data = _json_or_none(raw)
+        if data is not None and parse_code(data.get("code")) == CODE_NO_RECORDED_DATA:
+            return typing.cast(T, StopResponse(resource_id=resource_id, sid=sid, no_recorded_data=True))
+    retry_after = (
+        parse_retry_after(response.headers.get("retry-after"), date=response.headers.get("date"))
+        if status == 429
+        else None
+    )
+    return error_from_response(
+        endpoint=endpoint,
+        status_code=status,
+        body=raw,
+        request_id=_request_id(response),
+        retry_after=retry_after,
+        resource_id=resource_id,
+    )
 
 
 def _outcome_of(error: APIStatusError | ResourceExpiredError | ResponseFormatError) -> Outcome:
