@@ -9,7 +9,14 @@ from typing import TypeVar
 
 import anyio
 
-from agora_recording import AcquireClientRequest, Mode, QueryResponse, StopResponse
+from agora_recording import (
+    AcquireClientRequest,
+    Mode,
+    QueryResponse,
+    StopResponse,
+    UpdateLayoutResponse,
+    UpdateResponse,
+)
 from agora_recording.cli._common import EXIT_OK, Progress
 from agora_recording.cli._config import load_start_request, load_update_layout_request, load_update_request
 from agora_recording.cli._spec import Command, Context, describe_files, describe_status
@@ -141,16 +148,20 @@ async def _query(ctx: Context) -> int:
 # -- update, update-layout -------------------------------------------------------------------------------------------
 
 
-def _update_args(parser: argparse.ArgumentParser) -> None:
-    add_ids(parser)
+def _update_args(parser: argparse.ArgumentParser, *, mode_default: str | None = None) -> None:
+    add_ids(parser, mode_default=mode_default)
     add_recorder(parser)
     parser.add_argument("--config", required=True, metavar="FILE", help="the clientRequest as Agora's JSON (- stdin)")
 
 
-async def _update(ctx: Context) -> int:
+async def _send_update(ctx: Context, *, endpoint: str, done: str) -> int:
+    """update and update-layout: one call with the --config clientRequest; ``endpoint`` is Agora's name for it."""
     args = ctx.args
+    method: Callable[..., Awaitable[UpdateResponse | UpdateLayoutResponse]] = (
+        ctx.client.update if endpoint == "update" else ctx.client.update_layout
+    )
     call = partial(
-        ctx.client.update,
+        method,
         resource_id=args.resource_id,
         sid=args.sid,
         mode=args.mode,
@@ -158,32 +169,9 @@ async def _update(ctx: Context) -> int:
         uid=args.uid,
         client_request=ctx.prepared,
     )
-    response = await waiting(ctx.progress, "update", call)
-    ctx.emit("update")
-    ctx.say(f"updated: sid {response.sid or args.sid}")
-    return EXIT_OK
-
-
-def _update_layout_args(parser: argparse.ArgumentParser) -> None:
-    add_ids(parser, mode_default="mix")
-    add_recorder(parser)
-    parser.add_argument("--config", required=True, metavar="FILE", help="the clientRequest as Agora's JSON (- stdin)")
-
-
-async def _update_layout(ctx: Context) -> int:
-    args = ctx.args
-    call = partial(
-        ctx.client.update_layout,
-        resource_id=args.resource_id,
-        sid=args.sid,
-        mode=args.mode,
-        cname=args.cname,
-        uid=args.uid,
-        client_request=ctx.prepared,
-    )
-    response = await waiting(ctx.progress, "updateLayout", call)
-    ctx.emit("updateLayout")
-    ctx.say(f"layout updated: sid {response.sid or args.sid}")
+    response = await waiting(ctx.progress, endpoint, call)
+    ctx.emit(endpoint)
+    ctx.say(f"{done}: sid {response.sid or args.sid}")
     return EXIT_OK
 
 
@@ -243,14 +231,14 @@ COMMANDS = (
         name="update",
         help="change subscriptions, pause/resume (web) or storage",
         add_arguments=_update_args,
-        run=_update,
+        run=partial(_send_update, endpoint="update", done="updated"),
         prepare=lambda args: load_update_request(args.config, Mode(args.mode)),
     ),
     Command(
         name="update-layout",
         help="replace the mixed video layout (mix mode)",
-        add_arguments=_update_layout_args,
-        run=_update_layout,
+        add_arguments=partial(_update_args, mode_default="mix"),
+        run=partial(_send_update, endpoint="updateLayout", done="layout updated"),
         prepare=lambda args: load_update_layout_request(args.config),
     ),
     Command(name="stop", help="stop a recording; shows the uploads", add_arguments=_stop_args, run=_stop),
