@@ -217,7 +217,8 @@ class SessionRegistry:
 
     @staticmethod
     def _data(session: Tracked) -> dict[str, Any]:
-        return session._take_snapshot().to_json()
+        own = getattr(session, "store_data", None)  # a record that is not a session's (a supervisor's unit)
+        return dict(own()) if own is not None else session._take_snapshot().to_json()
 
     def _forget(self, key: str) -> None:
         self._held.pop(key, None)
