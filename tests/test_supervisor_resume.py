@@ -187,8 +187,10 @@ async def test_resume_after_a_crash_keeps_the_healthy_restarts_the_exited_and_st
             assert set(report.handles) == set(sup.handles)
             await world.vc.sleep(120)
             by_room = {h.cname: h for h in sup.handles}
-            assert by_room["room0"].sid == sids["room0"] and by_room["room2"].sid == sids["room2"]
-            assert by_room["room1"].uid == "1002" and by_room["room1"].restarts == 1
+            assert by_room["room0"].sid == sids["room0"]
+            assert by_room["room2"].sid == sids["room2"]
+            assert by_room["room1"].uid == "1002"
+            assert by_room["room1"].restarts == 1
             assert all(h.state is HandleState.RECORDING for h in sup.handles)
             assert world.starts() == starts + 1  # only the exited one was started again
             running = world.running()
@@ -197,7 +199,8 @@ async def test_resume_after_a_crash_keeps_the_healthy_restarts_the_exited_and_st
             room1 = [e.kind for e in events.of("room1") if e.kind != "files"]
             assert room1 == ["resumed", "exited", "restarted"]
             restarted = next(e for e in events.of("room1") if e.kind == "restarted")
-            assert restarted.details["previous_sid"] == sids["room1"] and restarted.uid == "1002"
+            assert restarted.details["previous_sid"] == sids["room1"]
+            assert restarted.uid == "1002"
         assert world.running() == []
         assert await world.store.records() == []
         assert events.kinds().count("stopped") == 3
@@ -213,7 +216,8 @@ async def test_a_resumed_recording_in_failover_is_not_restarted(world: World) ->
             report = await sup.resume(client_request=MIX)
             (handle,) = report.handles
             await world.vc.sleep(200)
-            assert handle.sid == sids["room0"] and handle.restarts == 0
+            assert handle.sid == sids["room0"]
+            assert handle.restarts == 0
             assert handle.state is HandleState.RECORDING
             assert failover.lost  # it did see the 404s
             await events.settle()
@@ -250,10 +254,12 @@ async def test_hand_off_then_resume_keeps_every_recording_and_its_backup(world: 
             assert sorted(e.role for e in report.entries) == ["backup", "primary", "primary"]
             assert {e.outcome for e in report.entries} == {ResumeOutcome.ADOPTED}
             room0 = next(h for h in sup.handles if h.cname == "room0" and h.role == "primary")
-            assert room0.backup is not None and room0.backup.primary is room0
+            assert room0.backup is not None
+            assert room0.backup.primary is room0
             assert room0.backup.uids == ("2001", "2002")
             await world.vc.sleep(120)
-            assert world.running() == before and world.starts() == starts
+            assert world.running() == before
+            assert world.starts() == starts
         assert world.running() == []
         assert await world.store.records() == []
 
@@ -289,9 +295,11 @@ async def test_another_fleet_and_recover_sessions_leave_a_fleet_alone(world: Wor
         sids = await crashed_fleet(world, 2, fleet="a")
         async with process(world, fleet="b") as (sup, _, _):
             report = await sup.resume(client_request=MIX)
-            assert report.entries == () and report.swept == ()
+            assert report.entries == ()
+            assert report.swept == ()
             recovered = await sup._client.recover_sessions()
-            assert recovered.sessions and {s.outcome for s in recovered.sessions} == {RecoveryOutcome.SUPERVISED}
+            assert recovered.sessions
+            assert {s.outcome for s in recovered.sessions} == {RecoveryOutcome.SUPERVISED}
             assert recovered.supervised == recovered.sessions
         assert len(world.running()) == 2
         assert {r.owner for r in await world.store.records()} == {None}
@@ -308,10 +316,12 @@ async def test_a_resumer_leaves_a_live_supervisors_fleet_alone(world: World) -> 
         await handle.wait_recording()
         async with process(world) as (sup_b, _, _):
             report = await sup_b.resume(client_request=MIX)
-            assert report.entries == () and report.held == 1
+            assert report.entries == ()
+            assert report.held == 1
         assert handle.state is HandleState.RECORDING
         keys = [r.key for r in await world.store.records()]
-        assert all(k.startswith(fleet_prefix("fleet-1")) for k in keys) and len(keys) == 2
+        assert all(k.startswith(fleet_prefix("fleet-1")) for k in keys)
+        assert len(keys) == 2
 
 
 def _forge_unit(world: World, *, cname: str, uid: str, session_key: str) -> tuple[str, dict[str, Any]]:
@@ -370,10 +380,12 @@ async def test_a_start_of_unknown_outcome_is_started_again_with_the_same_uid(wor
             if runs:
                 assert handle.uid == "1002"
                 orphan = next(e for e in events.events if e.kind == "orphan")
-                assert orphan.uid == "1001" and orphan.details["resource_id"] == "rid-unknown"
+                assert orphan.uid == "1001"
+                assert orphan.details["resource_id"] == "rid-unknown"
                 assert [(c, u) for c, u, _ in world.running()] == [("room0", "1001"), ("room0", "1002")]
             else:
-                assert handle.uid == "1001" and "orphan" not in events.kinds()
+                assert handle.uid == "1001"
+                assert "orphan" not in events.kinds()
                 assert [(c, u) for c, u, _ in world.running()] == [("room0", "1001")]
             assert await world.store.get(session_key) is None  # nothing more to do about it
         remaining = [sid for _, _, sid in world.running()]
@@ -387,13 +399,15 @@ async def test_the_fleet_records_follow_restarts_and_removal_and_hold_no_secret(
         handle = await sup.add(cname="room0", uid="1001", alternate_uid="1002", mode="mix", client_request=MIX)
         await handle.wait_recording()
         first = handle.session
-        assert first is not None and first.key.startswith(fleet_prefix("fleet-1") + "s/room0/1001/")
+        assert first is not None
+        assert first.key.startswith(fleet_prefix("fleet-1") + "s/room0/1001/")
         (unit,) = [r for r in await world.store.records() if "/h/" in r.key]
         assert unit.data["primary"]["session_key"] == first.key
         assert handle.sid is not None
         world.fake.end_recording(handle.sid, reason="abnormal")
         await world.vc.sleep(300)
-        assert handle.restarts == 1 and handle.session is not first
+        assert handle.restarts == 1
+        assert handle.session is not first
         unit_now = await world.store.get(unit.key)
         assert unit_now is not None
         assert unit_now.data["primary"]["session_key"] == handle.session.key
@@ -411,7 +425,8 @@ async def test_without_a_fleet_nothing_is_kept_for_a_resume(world: World) -> Non
         handle = await sup.add(cname="room0", uid="1001", mode="mix", client_request=MIX)
         await handle.wait_recording()
         keys = [r.key for r in await world.store.records()]
-        assert len(keys) == 1 and not keys[0].startswith("/supervisor/")
+        assert len(keys) == 1
+        assert not keys[0].startswith("/supervisor/")
         with pytest.raises(InvalidRequestError) as info:
             await sup.resume(client_request=MIX)
         assert info.value.field == "fleet"
@@ -471,7 +486,8 @@ async def test_a_request_factory_is_called_per_start_and_its_failure_fails_the_h
             await sup.resume(client_request=factory)
             await world.vc.sleep(120)
             by_room = {h.cname: h for h in sup.handles}
-            assert by_room["room0"].state is HandleState.RECORDING and ("room0", "1002") in calls
+            assert by_room["room0"].state is HandleState.RECORDING
+            assert ("room0", "1002") in calls
             assert by_room["room1"].state is HandleState.FAILED
             assert "RuntimeError" in (by_room["room1"].failure_reason or "")
             assert "TOKEN-IN-MESSAGE" not in (by_room["room1"].failure_reason or "")
@@ -483,4 +499,5 @@ def test_plain_client_without_a_store_is_unchanged() -> None:
     fake = FakeAgoraServer()
     client = CloudRecordingClient(fake.app_id, fake.customer_id, fake.customer_secret, transport=fake.transport())
     sup = RecordingSupervisor(client)
-    assert sup.fleet is None and "fleet=None" in repr(sup)
+    assert sup.fleet is None
+    assert "fleet=None" in repr(sup)
