@@ -137,6 +137,7 @@ class RecordingSupervisor(FleetSide):
                 registry=client.session_registry,
                 app_id=client.app_id,
                 alive=lambda handle: self._handles.get(id(handle)) is handle,
+                taken=self._taken_over,
             )
         )
         self._interval = _number(query_interval, "query_interval", minimum=1.0)

@@ -160,8 +160,9 @@ class SupervisorCore:
                 **handle._options,
             )
             handle._session = session
-            if self._fleet is not None:  # the unit's record names the session before the session exists
-                await self._fleet.bind(handle, session)
+            # the unit's record names the session before the session exists (False: another process took it over)
+            if self._fleet is not None and not await self._fleet.bind(handle, session):
+                return None
             await session.acquire()
             backup = handle._backup
             if backup is not None and backup._attempts == 0 and backup._job_scope is None:

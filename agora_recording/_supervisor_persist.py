@@ -15,6 +15,11 @@ When it is written:
 * at every event of the handle (started, restarted, exited, failover, failed): in the background;
 * **before a unit is stopped** (``remove()``, the supervisor's exit): the record is deleted first, so a crash in
   the middle of the stop leaves a session record no unit refers to, which the fleet's next resume stops.
+
+**Taken over.** A process that stalls past its lease (a frozen VM, a long pause) may come back to find its fleet
+resumed by another. The store then refuses its writes (``SessionOwnershipError``: the registry logs a WARNING).
+Before each new session and before each stop it writes the unit first, so it finds out there: it starts nothing
+for that unit (the handles end ``handed_off`` with reason ``"taken_over"``) and stops nothing of it.
 """
 
 from __future__ import annotations
@@ -107,10 +112,16 @@ class UnitRecord:
 class FleetRecords:
     """A fleet supervisor's side of the session store (see the module docstring)."""
 
-    __slots__ = ("_alive", "_app_id", "fleet", "registry")
+    __slots__ = ("_alive", "_app_id", "_taken", "fleet", "registry")
 
     def __init__(
-        self, fleet: str, *, registry: SessionRegistry | None, app_id: str, alive: Callable[[RecordingHandle], bool]
+        self,
+        fleet: str,
+        *,
+        registry: SessionRegistry | None,
+        app_id: str,
+        alive: Callable[[RecordingHandle], bool],
+        taken: Callable[[RecordingHandle], None],
     ) -> None:
         if registry is None:
             raise InvalidRequestError("session_store", "fleet= needs CloudRecordingClient(..., session_store=store)")
@@ -118,6 +129,7 @@ class FleetRecords:
         self.registry = registry
         self._app_id = app_id
         self._alive = alive
+        self._taken = taken
 
     def __repr__(self) -> str:
         return f"FleetRecords(fleet={self.fleet!r}, owner={self.registry.owner!r})"
@@ -133,12 +145,25 @@ class FleetRecords:
         self.registry.changed(unit)
         return unit
 
-    async def bind(self, handle: RecordingHandle, session: RecordingSession) -> None:
-        """``session`` is ``handle``'s new session: give it a fleet key and write the unit naming it, now."""
+    async def bind(self, handle: RecordingHandle, session: RecordingSession) -> bool:
+        """``session`` is ``handle``'s new session: give it a fleet key and write the unit naming it, now.
+
+        False when another process has taken the unit over (this one stalled past its lease and the fleet was
+        resumed elsewhere): the handle is then given up (``taken``) and nothing may be started for it. A store
+        that is down is not a take-over: True (the write is retried; the supervision goes on).
+        """
         session._key = new_session_key(self.fleet, session.cname, session.uid)
         unit = handle._unit
-        if isinstance(unit, UnitRecord):
-            await self.registry.write(unit)
+        if isinstance(unit, UnitRecord) and not await self._write(unit):
+            self._taken(unit.primary)
+            return False
+        return True
+
+    async def _write(self, unit: UnitRecord) -> bool:
+        """Write ``unit`` now; False only when another owner holds its record (a take-over)."""
+        if unit.key not in self.registry.held():
+            return False  # lost already (a lease renewal found another owner on it)
+        return await self.registry.write(unit) or unit.key in self.registry.held()
 
     def changed(self, handle: RecordingHandle) -> None:
         """Something about ``handle`` changed: rewrite its unit in the background."""
@@ -151,11 +176,15 @@ class FleetRecords:
         unit = handle._unit
         if not isinstance(unit, UnitRecord) or unit.gone:
             return
-        if unit.primary is handle:
-            unit.gone = True
-            await self.registry.write(unit)
-        else:
+        if unit.primary is not handle:
             self.registry.changed(unit)
+            return
+        unit.gone = True
+        if not await self._write(unit):  # another process resumed this unit: its recordings are not ours to stop
+            for one in (handle, handle._backup):
+                if one is not None and one._session is not None:
+                    one._finished = one._session
+                    one._session._client.keeper.release(one._session)
 
     async def hand_off(self, handles: tuple[RecordingHandle, ...]) -> None:
         """Release every unit of ``handles`` and their sessions (already handed off) in the store, now."""
@@ -164,8 +193,3 @@ class FleetRecords:
             if isinstance(unit, UnitRecord) and unit.primary is handle and not unit.gone:
                 self.registry.handed_off(unit)
         await self.registry.flush()
-
-    def held(self, handle: RecordingHandle) -> bool:
-        """Whether this client still holds ``handle``'s unit record (False: another owner took it over)."""
-        unit = handle._unit
-        return isinstance(unit, UnitRecord) and unit.key in self.registry.held()

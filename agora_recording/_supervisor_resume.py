@@ -210,15 +210,34 @@ class FleetSide(SupervisorCore):
                     session.snapshot()  # the client stops owning it; the registry releases its record
             await fleet.hand_off(handles)
             for handle in handles:
-                self._handles.pop(id(handle), None)
-                self._forget_sid(handle)
-                for one in handle._uids:
-                    if self._by_uid.get((handle.cname, one)) is handle:
-                        del self._by_uid[(handle.cname, one)]
+                self._unregister(handle)
                 handle._set_state(HandleState.HANDED_OFF)
                 self._emit("handed_off", handle)
         logger.info("agora supervisor handed off fleet=%s handles=%d", fleet.fleet, len(handles))
         return handles
+
+    def _taken_over(self, primary: RecordingHandle) -> None:
+        """Another process resumed ``primary``'s unit: give up its handles without stopping anything."""
+        for handle in (primary, primary._backup):
+            if handle is None or self._handles.get(id(handle)) is not handle:
+                continue
+            logger.warning("agora supervisor: another process took this unit over cname=%s", handle.cname)
+            if handle._job_scope is not None and handle is not primary:
+                handle._job_scope.cancel()
+            handle._gen += 1
+            handle._token += 1
+            self._unregister(handle)
+            if handle._session is not None:
+                self._client.keeper.release(handle._session)
+            handle._set_state(HandleState.HANDED_OFF)
+            self._emit("handed_off", handle, reason="taken_over")
+
+    def _unregister(self, handle: RecordingHandle) -> None:
+        self._handles.pop(id(handle), None)
+        self._forget_sid(handle)
+        for one in handle._uids:
+            if self._by_uid.get((handle.cname, one)) is handle:
+                del self._by_uid[(handle.cname, one)]
 
     # -- resume -----------------------------------------------------------------------------------------------------
 
@@ -259,7 +278,7 @@ class FleetSide(SupervisorCore):
         registry = fleet.registry
         records = await registry.store.records()
         units = [r for r in records if is_unit_key(r.key, fleet.fleet) and r.owner != registry.owner]
-        named = self._named_sessions(records, fleet.fleet)
+        named = _named_sessions(records, fleet.fleet)
         entries: list[ResumedHandle] = []
         held = 0
         for record in units:
@@ -286,20 +305,6 @@ class FleetSide(SupervisorCore):
         logger.info("agora supervisor resumed fleet=%s %s held=%d swept=%d", fleet.fleet, counts, held, len(swept))
         return report
 
-    @staticmethod
-    def _named_sessions(records: list[SessionRecord], fleet: str) -> set[str]:
-        """The session keys that the fleet's unit records (anyone's) name."""
-        named: set[str] = set()
-        for record in records:
-            if not is_unit_key(record.key, fleet):
-                continue
-            for part in ("primary", "backup"):
-                value = record.data.get(part)
-                key = value.get("session_key") if isinstance(value, Mapping) else None
-                if isinstance(key, str):
-                    named.add(key)
-        return named
-
     async def _resume_unit(
         self, fleet: FleetRecords, record: SessionRecord, previous: str | None, options: _Options
     ) -> list[ResumedHandle]:
@@ -322,10 +327,10 @@ class FleetSide(SupervisorCore):
                     logger.warning("agora supervisor could not release key=%s after a failed resume", key)
             logger.warning("agora supervisor could not resume key=%s: %s", record.key, _err(exc))
             return [ResumedHandle(key=record.key, outcome=ResumeOutcome.NOT_RESUMED, reason=_err(exc))]
-        primary = self._rebuild(unit, unit.primary, mode, options, role="primary", primary=None)
+        primary = _rebuild(unit, unit.primary, mode, options, role="primary", primary=None)
         handles = [primary]
         if unit.backup is not None:
-            backup = self._rebuild(unit, unit.backup, mode, options, role="backup", primary=primary)
+            backup = _rebuild(unit, unit.backup, mode, options, role="backup", primary=primary)
             primary._backup = backup
             handles.append(backup)
         for handle in handles:
@@ -367,33 +372,6 @@ class FleetSide(SupervisorCore):
         session._key = key
         return session
 
-    def _rebuild(
-        self,
-        unit: UnitData,
-        data: HandleData,
-        mode: Mode,
-        options: _Options,
-        *,
-        role: str,
-        primary: RecordingHandle | None,
-    ) -> RecordingHandle:
-        handle = RecordingHandle(
-            cname=unit.cname,
-            uids=data.uids,
-            mode=mode,
-            client_request=options.request,
-            acquire_request=options.acquire,
-            options=dict(options.session),
-            role=role,
-            primary=primary,
-        )
-        handle._uid_index = data.uid_index
-        handle._restarts = data.restarts
-        handle._consecutive = data.consecutive
-        handle._ran = data.ran
-        handle._attempts = 1 if data.started else 0
-        return handle
-
     async def _continue(
         self, fleet: FleetRecords, handle: RecordingHandle, data: HandleData, session: RecordingSession | None
     ) -> tuple[ResumeOutcome, str]:
@@ -402,7 +380,7 @@ class FleetSide(SupervisorCore):
             handle._failure_reason = data.failure_reason or "gave up (before it was resumed)"
             handle._set_state(HandleState.FAILED)
             if session is not None:
-                await self._drop(fleet, session)
+                await _drop(fleet, session)
             return ResumeOutcome.GAVE_UP, handle._failure_reason
         state = session.state if session is not None else None
         if session is not None and state in LIVE_STATES and session.sid is not None:
@@ -417,7 +395,7 @@ class FleetSide(SupervisorCore):
             self._spawn_job(handle, self._probe, handle, session)
             return ResumeOutcome.UNKNOWN_START, "its start's outcome was unknown (no sid): started again, same uid"
         if session is not None:
-            await self._drop(fleet, session)  # never sent (new, acquired) or ended: nothing of it runs
+            await _drop(fleet, session)  # never sent (new, acquired) or ended: nothing of it runs
         if session is not None and state in (SessionState.NEW, SessionState.ACQUIRED):
             handle._attempts = 0
         if handle._attempts == 0:
@@ -464,7 +442,7 @@ class FleetSide(SupervisorCore):
             outcome_unknown(stale, self._client.keeper)  # with a WebhookReceiver(client=...): its sid, when
             owner_gone(stale, self._client.keeper)  # notified, is stopped at once
         if self._fleet is not None:
-            await self._drop(self._fleet, stale)
+            await _drop(self._fleet, stale)
         if outcome is None:
             return
         reason, permanent = outcome
@@ -472,15 +450,6 @@ class FleetSide(SupervisorCore):
             self._fail(handle, reason)
             return
         await self._run_attempts(handle, reason)
-
-    @staticmethod
-    async def _drop(fleet: FleetRecords, session: RecordingSession) -> None:
-        """Delete a claimed session record that nothing more can be done about."""
-        try:
-            await fleet.registry.store.delete(session.key, owner=fleet.registry.owner)
-        except SessionStoreError as exc:
-            logger.warning("agora supervisor could not delete key=%s: %s", session.key, type(exc).__name__)
-        fleet.registry._forget(session.key)
 
     async def _sweep(
         self, fleet: FleetRecords, records: list[SessionRecord], named: set[str]
@@ -509,3 +478,53 @@ class FleetSide(SupervisorCore):
 
 def _err(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
+
+
+def _named_sessions(records: list[SessionRecord], fleet: str) -> set[str]:
+    """The session keys that the fleet's unit records (anyone's) name."""
+    named: set[str] = set()
+    for record in records:
+        if not is_unit_key(record.key, fleet):
+            continue
+        for part in ("primary", "backup"):
+            value = record.data.get(part)
+            key = value.get("session_key") if isinstance(value, Mapping) else None
+            if isinstance(key, str):
+                named.add(key)
+    return named
+
+
+def _rebuild(
+    unit: UnitData,
+    data: HandleData,
+    mode: Mode,
+    options: _Options,
+    *,
+    role: str,
+    primary: RecordingHandle | None,
+) -> RecordingHandle:
+    handle = RecordingHandle(
+        cname=unit.cname,
+        uids=data.uids,
+        mode=mode,
+        client_request=options.request,
+        acquire_request=options.acquire,
+        options=dict(options.session),
+        role=role,
+        primary=primary,
+    )
+    handle._uid_index = data.uid_index
+    handle._restarts = data.restarts
+    handle._consecutive = data.consecutive
+    handle._ran = data.ran
+    handle._attempts = 1 if data.started else 0
+    return handle
+
+
+async def _drop(fleet: FleetRecords, session: RecordingSession) -> None:
+    """Delete a claimed session record that nothing more can be done about."""
+    try:
+        await fleet.registry.store.delete(session.key, owner=fleet.registry.owner)
+    except SessionStoreError as exc:
+        logger.warning("agora supervisor could not delete key=%s: %s", session.key, type(exc).__name__)
+    fleet.registry._forget(session.key)

@@ -45,12 +45,14 @@ class Link:
     """A process's two links to the world (store and HTTP); ``cut()`` severs both at once (a crash)."""
 
     def __init__(self, store: MemorySessionStore, inner: httpx.AsyncBaseTransport) -> None:
-        self.cut_off = False
+        self.cut_off = False  # HTTP
+        self.store_cut = False
         self.store = _CutStore(store, self)
         self.transport = _CutTransport(inner, self)
 
-    def cut(self) -> None:
-        self.cut_off = True
+    def cut(self, *, http: bool = True) -> None:
+        self.cut_off = http
+        self.store_cut = True
 
 
 class _CutTransport(httpx.AsyncBaseTransport):
@@ -76,7 +78,7 @@ class _CutStore:
         return self._store.lease
 
     def _alive(self) -> MemorySessionStore:
-        if self._link.cut_off:
+        if self._link.store_cut:
             raise SessionStoreUnavailableError("the process is dead")
         return self._store
 
@@ -322,6 +324,56 @@ async def test_a_resumer_leaves_a_live_supervisors_fleet_alone(world: World) -> 
         keys = [r.key for r in await world.store.records()]
         assert all(k.startswith(fleet_prefix("fleet-1")) for k in keys)
         assert len(keys) == 2
+
+
+async def test_a_supervisor_that_stalled_past_its_lease_neither_restarts_nor_stops_what_another_resumed(
+    world: World,
+) -> None:
+    """A loses the store for longer than its lease (a stall); B resumes the fleet; A comes back. When Agora ends the
+    recording, only B restarts it; A gives the handle up ("handed_off", taken_over) and its exit stops nothing."""
+    async with world.vc.autojump(), process(world) as (sup_a, events_a, link_a):
+        handle = await sup_a.add(cname="room0", uid="1001", alternate_uid="1002", mode="mix", client_request=MIX)
+        await handle.wait_recording()
+        sid = handle.sid
+        assert sid is not None
+        link_a.cut(http=False)
+        await world.vc.sleep(LEASE + 1)
+        async with process(world) as (sup_b, _, _):
+            report = await sup_b.resume(client_request=MIX)
+            assert [e.sid for e in report.entries] == [sid]
+            link_a.store_cut = False  # A is back
+            starts = world.starts()
+            world.fake.end_recording(sid, reason="abnormal")
+            await world.vc.sleep(300)
+            assert world.starts() == starts + 1  # B's restart only
+            assert handle.state is HandleState.HANDED_OFF
+            await events_a.settle()
+            assert events_a.of()[-1].kind == "handed_off"
+            assert events_a.of()[-1].reason == "taken_over"
+            (resumed,) = sup_b.handles
+            assert resumed.state is HandleState.RECORDING
+            assert resumed.uid == "1002"
+            running = world.running()
+            assert [(c, u) for c, u, _ in running] == [("room0", "1002")]
+        assert world.running() == []
+
+
+async def test_resume_stops_the_fleet_sessions_no_unit_names(world: World) -> None:
+    """A remove() cut short by a crash leaves a session record no unit names: the fleet's resume stops it."""
+    async with world.vc.autojump():
+        async with client_for(world.fake, world.vc) as other:
+            rec = other.session(cname="room0", uid="1001", mode="mix", client_request=MIX)
+            await rec.start()
+            snap = rec.snapshot().to_json()  # handed off: left running
+        key = f"{fleet_prefix('fleet-1')}s/room0/1001/loose"
+        await world.store.put(key, snap | {"key": key}, owner="dead-process")
+        await world.vc.sleep(LEASE + 1)
+        async with process(world) as (sup, _, _):
+            report = await sup.resume(client_request=MIX)
+            assert report.entries == ()
+            assert [(s.key, s.outcome) for s in report.swept] == [(key, RecoveryOutcome.STOPPED)]
+            assert world.running() == []
+        assert await world.store.records() == []
 
 
 def _forge_unit(world: World, *, cname: str, uid: str, session_key: str) -> tuple[str, dict[str, Any]]:
