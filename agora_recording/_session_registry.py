@@ -247,6 +247,10 @@ class SessionRegistry:
         """The sessions whose records this client holds now, by key."""
         return dict(self._held)
 
+    def holds(self, key: str) -> bool:
+        """Whether this client holds the record of ``key`` now (O(1); :meth:`held` copies)."""
+        return key in self._held
+
     # -- the lease --------------------------------------------------------------------------------------------------
 
     def start(self, spawn: Callable[[Callable[[], Coroutine[Any, Any, None]]], bool]) -> None:

@@ -161,9 +161,9 @@ class FleetRecords:
 
     async def _write(self, unit: UnitRecord) -> bool:
         """Write ``unit`` now; False only when another owner holds its record (a take-over)."""
-        if unit.key not in self.registry.held():
+        if not self.registry.holds(unit.key):
             return False  # lost already (a lease renewal found another owner on it)
-        return await self.registry.write(unit) or unit.key in self.registry.held()
+        return await self.registry.write(unit) or self.registry.holds(unit.key)
 
     def changed(self, handle: RecordingHandle) -> None:
         """Something about ``handle`` changed: rewrite its unit in the background."""
