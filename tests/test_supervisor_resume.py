@@ -8,6 +8,7 @@ process (tests/test_supervisor_processes.py does the real thing). Its recordings
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -374,6 +375,45 @@ async def test_resume_stops_the_fleet_sessions_no_unit_names(world: World) -> No
             assert [(s.key, s.outcome) for s in report.swept] == [(key, RecoveryOutcome.STOPPED)]
             assert world.running() == []
         assert await world.store.records() == []
+
+
+async def test_a_resumed_fleet_is_queried_promptly_spread_and_without_starving_a_new_start(world: World) -> None:
+    """30 adopted recordings: each is queried once at once (4 at a time through the 10/s limiter), then not again
+    for 0.9 query_interval; a start asked for during that sweep waits behind at most the 4 workers' queries."""
+    async with world.vc.autojump():
+        await crashed_fleet(world, 30)
+        async with process(world, monitor_concurrency=4) as (sup, _, _):
+            queries_before = len(world.fake.requests_to("query"))
+            served_at_resume = len(world.fake.requests)
+            t0 = world.vc()
+            report = await sup.resume(client_request=MIX)
+            assert len(report.handles) == 30
+            served_before_add = len(world.fake.requests)
+            new = await sup.add(cname="fresh", uid="1001", mode="mix", client_request=MIX)
+            await new.wait_recording()
+            await world.vc.sleep(150)
+            log = world.fake.requests
+            queries = [r for r in log if r.endpoint == "query"][queries_before:]
+            by_sid: dict[str, list[float]] = {}
+            for q in queries:
+                by_sid.setdefault(q.path.split("/sid/")[1].split("/")[0], []).append(q.at)
+            resumed = {h.sid for h in report.handles}
+            assert resumed <= set(by_sid)
+            prompt = sorted(by_sid[sid][0] for sid in resumed)
+            assert prompt[-1] - t0 <= 30 / 10 + 1.5  # the whole sweep at the limiter's pace
+            for sid in resumed:  # then each on its own slot, no sooner than 0.9 interval
+                times = by_sid[sid]
+                assert all(b - a >= 0.9 * 60.0 - 1e-6 for a, b in itertools.pairwise(times))
+            # In arrival order: between add() and its acquire, only the queries already waiting for a permit
+            # (one per worker) went first, although most of the sweep was still to come.
+            after_add = list(log[served_before_add:])
+            acquire_at = next(i for i, r in enumerate(after_add) if r.endpoint == "acquire")
+            during_resume = log[served_at_resume:served_before_add]
+            sweep_left = resumed - {
+                r.path.split("/sid/")[1].split("/")[0] for r in during_resume if r.endpoint == "query"
+            }
+            assert len(sweep_left) > 4
+            assert acquire_at <= 4
 
 
 def _forge_unit(world: World, *, cname: str, uid: str, session_key: str) -> tuple[str, dict[str, Any]]:
