@@ -19,6 +19,10 @@
 * **Backup** (``backup=True``): a second recording of the channel with its own uid pair, acquired with
   ``excludeResourceIds`` = the primary's resourceId so Agora places it elsewhere.
 * **Events**: :meth:`RecordingSupervisor.events`, bounded per consumer (see :mod:`._supervisor_events`).
+* **Across processes** (``fleet=`` on a client with a ``session_store``): the handles are kept in the store
+  (:mod:`._supervisor_persist`); :meth:`RecordingSupervisor.resume` takes over what a crashed or handed-off
+  supervisor of the fleet left, :meth:`RecordingSupervisor.hand_off` leaves without stopping anything
+  (:mod:`._supervisor_resume`).
 
 Only the public API of the client and the session is used.
 """
@@ -101,7 +105,8 @@ class RecordingSupervisor(FleetSide):
                 async for event in sup.events():
                     print(event.kind, event.cname, event.uid, event.sid, event.reason)
 
-    Leaving the ``async with`` stops every recording (shielded from cancellation). Options (keyword-only):
+    Leaving the ``async with`` stops every recording (shielded from cancellation), unless :meth:`hand_off` handed
+    them to the fleet's next :meth:`resume` (another process). Options (keyword-only):
     ``query_interval`` (seconds between monitoring queries of one recording; keep it under ``maxIdleTime``),
     ``monitor_concurrency`` (monitoring queries in flight at once), ``max_restarts``, ``restart_delays``,
     ``restart_reset_after``, ``failover_delays``, ``failover_window``, ``verify_timeout``, ``event_buffer``
