@@ -95,8 +95,8 @@ class ResumedHandle:
 
     ``key`` (the unit record's store key), ``outcome``, ``reason``, ``cname``, ``uid`` (the handle's uid when it
     was resumed: an adopted recording's; a restart then switches to the other one), ``role``, ``sid`` (the
-    adopted recording's, else ``None``), ``previous_owner`` (the owner id that left it; ``None``: released by a
-    hand-off) and ``handle`` (the :class:`RecordingHandle`, ``None`` when not resumed).
+    adopted recording's, else ``None``), ``previous_owner`` (the owner id that left it; ``None``: released, by a
+    hand-off or by a ``recover_sessions()``) and ``handle`` (the :class:`RecordingHandle`, ``None`` when not resumed).
     """
 
     key: str
