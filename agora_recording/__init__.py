@@ -88,6 +88,11 @@ from agora_recording._supervisor_handle import (
     HandleState,
     RecordingHandle,
 )
+from agora_recording._supervisor_resume import (
+    ResumedHandle,
+    ResumeOutcome,
+    ResumeReport,
+)
 from agora_recording._version import (
     __version__,
 )
@@ -231,6 +236,9 @@ __all__ = [
     "ResourceExpiredError",
     "ResponseFormatError",
     "ResponseTooLargeError",
+    "ResumeOutcome",
+    "ResumeReport",
+    "ResumedHandle",
     "RetryPolicy",
     "RtmpOutput",
     "RtmpOutputState",

@@ -19,6 +19,10 @@ on one session. For each one, by default:
 
 ``adopt=True`` adopts the recordings instead: they keep recording, this client owns them (in the store and in its
 drain: it stops them when it closes, like the ones it started).
+
+Records of a ``RecordingSupervisor`` fleet (keys under ``/supervisor/<fleet>/``) are neither stopped nor adopted:
+they are released again (``supervised``), for that fleet's ``RecordingSupervisor.resume()``, which keeps the
+recordings running.
 """
 
 from __future__ import annotations
@@ -42,7 +46,15 @@ from agora_recording._session_keeper import Keeper
 from agora_recording._session_registry import SessionRegistry
 from agora_recording._session_snapshot import SessionSnapshot
 from agora_recording._session_state import SessionState
-from agora_recording._store import SessionRecord, SessionStore, SessionStoreUnavailableError, check_key, check_limit
+from agora_recording._store import (
+    SessionRecord,
+    SessionStore,
+    SessionStoreError,
+    SessionStoreUnavailableError,
+    check_key,
+    check_limit,
+)
+from agora_recording._supervisor_records import fleet_of
 from agora_recording.models._requests import AcquireClientRequest, ClientRequest
 
 if TYPE_CHECKING:
@@ -66,6 +78,8 @@ class RecoveryOutcome(str, Enum):
     """It could not be settled (see ``reason``); the record stays for a later recovery."""
     ADOPTED = "adopted"
     """``adopt=True``: it keeps recording, owned by this client (stopped when the client closes)."""
+    SUPERVISED = "supervised"
+    """It belongs to a ``RecordingSupervisor`` fleet: released (not stopped) for that fleet's ``resume()``."""
 
 
 @attrs.frozen(kw_only=True)
@@ -129,6 +143,11 @@ class RecoveryReport:
     def adopted(self) -> tuple[RecoveredSession, ...]:
         """The recordings adopted (``adopt=True``)."""
         return self._with(RecoveryOutcome.ADOPTED)
+
+    @property
+    def supervised(self) -> tuple[RecoveredSession, ...]:
+        """The records of supervisor fleets, released for their ``RecordingSupervisor.resume()``."""
+        return self._with(RecoveryOutcome.SUPERVISED)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-serialisable dict: ``owner``, ``sessions`` and a count per outcome."""
@@ -262,6 +281,9 @@ class StoreSide:
         results: dict[str, RecoveredSession] = {}
 
         async def settle(record: SessionRecord) -> None:
+            if fleet_of(record.key) is not None:
+                results[record.key] = await _give_to_fleet(registry, record)
+                return
             results[record.key] = await self._recover_one(registry, record, adopt=adopt)
 
         async with anyio.create_task_group() as group:
@@ -269,12 +291,13 @@ class StoreSide:
                 group.start_soon(settle, record)
         report = RecoveryReport(owner=registry.owner, sessions=tuple(results[key] for key in sorted(results)))
         logger.info(
-            "agora sessions recovered stopped=%d already_gone=%d orphans=%d failed=%d adopted=%d",
+            "agora sessions recovered stopped=%d already_gone=%d orphans=%d failed=%d adopted=%d supervised=%d",
             len(report.stopped),
             len(report.already_gone),
             len(report.orphans),
             len(report.failed),
             len(report.adopted),
+            len(report.supervised),
         )
         return report
 
@@ -314,6 +337,18 @@ class StoreSide:
         if response.already_stopped:
             return _entry(record, RecoveryOutcome.ALREADY_GONE, "Agora answered that it had stopped already", snap)
         return _entry(record, RecoveryOutcome.STOPPED, "stopped", snap)
+
+
+async def _give_to_fleet(registry: SessionRegistry, record: SessionRecord) -> RecoveredSession:
+    """A supervisor fleet's record: release it again for the fleet's ``resume()`` (which keeps it running)."""
+    fleet = fleet_of(record.key)
+    try:
+        await registry.store.release(record.key, owner=registry.owner)
+    except SessionStoreError as exc:
+        registry.keep_for_recovery(record.key)  # looks crashed again at close: the fleet's resume takes it then
+        return RecoveredSession(key=record.key, outcome=RecoveryOutcome.FAILED, reason=f"release failed: {exc}")
+    reason = f"belongs to supervisor fleet {fleet!r}: released for its resume()"
+    return RecoveredSession(key=record.key, outcome=RecoveryOutcome.SUPERVISED, reason=reason)
 
 
 @attrs.frozen

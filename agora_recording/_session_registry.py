@@ -217,7 +217,8 @@ class SessionRegistry:
 
     @staticmethod
     def _data(session: Tracked) -> dict[str, Any]:
-        return session._take_snapshot().to_json()
+        own = getattr(session, "store_data", None)  # a record that is not a session's (a supervisor's unit)
+        return dict(own()) if own is not None else session._take_snapshot().to_json()
 
     def _forget(self, key: str) -> None:
         self._held.pop(key, None)
@@ -245,6 +246,10 @@ class SessionRegistry:
     def held(self) -> dict[str, Tracked]:
         """The sessions whose records this client holds now, by key."""
         return dict(self._held)
+
+    def holds(self, key: str) -> bool:
+        """Whether this client holds the record of ``key`` now (O(1); :meth:`held` copies)."""
+        return key in self._held
 
     # -- the lease --------------------------------------------------------------------------------------------------
 

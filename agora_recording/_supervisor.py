@@ -19,6 +19,10 @@
 * **Backup** (``backup=True``): a second recording of the channel with its own uid pair, acquired with
   ``excludeResourceIds`` = the primary's resourceId so Agora places it elsewhere.
 * **Events**: :meth:`RecordingSupervisor.events`, bounded per consumer (see :mod:`._supervisor_events`).
+* **Across processes** (``fleet=`` on a client with a ``session_store``): the handles are kept in the store
+  (:mod:`._supervisor_persist`); :meth:`RecordingSupervisor.resume` takes over what a crashed or handed-off
+  supervisor of the fleet left, :meth:`RecordingSupervisor.hand_off` leaves without stopping anything
+  (:mod:`._supervisor_resume`).
 
 Only the public API of the client and the session is used.
 """
@@ -39,10 +43,12 @@ from agora_recording._errors import (
     InvalidRequestError,
     SessionStateError,
 )
-from agora_recording._supervisor_core import SupervisorCore
 from agora_recording._supervisor_events import EventHub, EventStream
 from agora_recording._supervisor_handle import MONITORED, RecordingHandle
 from agora_recording._supervisor_monitor import Scheduler
+from agora_recording._supervisor_persist import FleetRecords
+from agora_recording._supervisor_records import check_fleet
+from agora_recording._supervisor_resume import FleetSide
 from agora_recording._supervisor_signals import SIGNALS, decide, signal_from_event
 from agora_recording.models._enums import Mode
 from agora_recording.models._requests import AcquireClientRequest, ClientRequest
@@ -87,7 +93,7 @@ def _delays(value: Any, name: str) -> tuple[float, ...]:
     return tuple(_number(v, name, minimum=0.0) for v in value)
 
 
-class RecordingSupervisor(SupervisorCore):
+class RecordingSupervisor(FleetSide):
     """Keep many recordings running: start, verify, monitor, restart, stop (see the module docstring).
 
     Example (a bot that reacts to what happens)::
@@ -99,11 +105,15 @@ class RecordingSupervisor(SupervisorCore):
                 async for event in sup.events():
                     print(event.kind, event.cname, event.uid, event.sid, event.reason)
 
-    Leaving the ``async with`` stops every recording (shielded from cancellation). Options (keyword-only):
+    Leaving the ``async with`` stops every recording (shielded from cancellation), unless :meth:`hand_off` handed
+    them to the fleet's next :meth:`resume` (another process). Options (keyword-only):
     ``query_interval`` (seconds between monitoring queries of one recording; keep it under ``maxIdleTime``),
     ``monitor_concurrency`` (monitoring queries in flight at once), ``max_restarts``, ``restart_delays``,
     ``restart_reset_after``, ``failover_delays``, ``failover_window``, ``verify_timeout``, ``event_buffer``
-    (default per-consumer buffer). Invalid values raise :class:`InvalidRequestError`.
+    (default per-consumer buffer), ``fleet`` (a name, 1-64 of ``A-Z a-z 0-9 _ . -``: with a client that has a
+    ``session_store``, every handle is kept in the store under this fleet, so that :meth:`resume` in another
+    process takes the fleet over after a crash or a :meth:`hand_off`; supervisors with different fleets never
+    touch each other's recordings). Invalid values raise :class:`InvalidRequestError`.
     """
 
     def __init__(
@@ -119,10 +129,22 @@ class RecordingSupervisor(SupervisorCore):
         failover_window: float = DEFAULT_FAILOVER_WINDOW,
         verify_timeout: float = 90.0,
         event_buffer: int = DEFAULT_EVENT_BUFFER,
+        fleet: str | None = None,
     ) -> None:
         if not isinstance(client, CloudRecordingClient):
             raise InvalidRequestError("client", "must be a CloudRecordingClient")
         self._client = client
+        self._fleet = (
+            None
+            if fleet is None
+            else FleetRecords(
+                check_fleet(fleet),
+                registry=client.session_registry,
+                app_id=client.app_id,
+                alive=lambda handle: self._handles.get(id(handle)) is handle,
+                taken=self._taken_over,
+            )
+        )
         self._interval = _number(query_interval, "query_interval", minimum=1.0)
         self._concurrency = _count(monitor_concurrency, "monitor_concurrency", minimum=1)
         self._max_restarts = _count(max_restarts, "max_restarts", minimum=0)
@@ -156,6 +178,7 @@ class RecordingSupervisor(SupervisorCore):
     def __repr__(self) -> str:
         return (
             f"RecordingSupervisor(recordings={len(self._handles)}, query_interval={self._interval:g}, "
+            f"fleet={self.fleet!r}, "
             f"monitor_concurrency={self._concurrency}, running={self._running})"
         )
 
@@ -165,6 +188,11 @@ class RecordingSupervisor(SupervisorCore):
     def handles(self) -> tuple[RecordingHandle, ...]:
         """Every handle added and not removed (backups included), in the order they were added."""
         return tuple(self._handles.values())
+
+    @property
+    def fleet(self) -> str | None:
+        """The fleet name (``fleet=``), or ``None``: the handles are then not kept for a :meth:`resume`."""
+        return None if self._fleet is None else self._fleet.fleet
 
     @property
     def query_interval(self) -> float:
@@ -252,6 +280,8 @@ class RecordingSupervisor(SupervisorCore):
             )
             handle._backup = spare
             self._register(spare)
+        if self._fleet is not None:
+            self._fleet.add_unit(handle)
         self._spawn_job(handle, self._run_attempts, handle)
         await anyio.lowlevel.checkpoint()
         return handle

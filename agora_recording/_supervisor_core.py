@@ -27,6 +27,7 @@ from agora_recording._session import RecordingSession, SessionState
 from agora_recording._supervisor_events import EventHub, EventKind, SupervisorEvent
 from agora_recording._supervisor_handle import MONITORED, HandleState, RecordingHandle
 from agora_recording._supervisor_monitor import Scheduler
+from agora_recording._supervisor_persist import FleetRecords
 from agora_recording.models._enums import RecordingStatus
 from agora_recording.models._requests import AcquireClientRequest
 from agora_recording.models._responses import QueryResponse
@@ -65,6 +66,7 @@ class SupervisorCore:
     _phase: int
     _tg: TaskGroup | None
     _monitor_scope: anyio.CancelScope | None
+    _fleet: FleetRecords | None
 
     def _forget_sid(self, handle: RecordingHandle) -> None:
         sid = handle.sid
@@ -92,6 +94,8 @@ class SupervisorCore:
         logger.info(
             "agora supervisor event=%s role=%s restarts=%d reason=%s", kind, event.role, handle._restarts, reason
         )
+        if self._fleet is not None:
+            self._fleet.changed(handle)
         self._hub.publish(event)
 
     def _note_files(self, handle: RecordingHandle, files: tuple[str, ...]) -> None:
@@ -146,16 +150,19 @@ class SupervisorCore:
         if handle._role == "backup" and handle._primary is not None and handle._primary.resource_id is not None:
             base = request or AcquireClientRequest()
             request = attrs.evolve(base, exclude_resource_ids=(handle._primary.resource_id,))
-        session = self._client.session(
-            cname=handle.cname,
-            uid=handle.uid,
-            mode=handle.mode,
-            client_request=handle._client_request,
-            acquire_request=request,
-            **handle._options,
-        )
-        handle._session = session
         try:
+            session = self._client.session(
+                cname=handle.cname,
+                uid=handle.uid,
+                mode=handle.mode,
+                client_request=handle._request_for(),
+                acquire_request=request,
+                **handle._options,
+            )
+            handle._session = session
+            # the unit's record names the session before the session exists (False: another process took it over)
+            if self._fleet is not None and not await self._fleet.bind(handle, session):
+                return None
             await session.acquire()
             backup = handle._backup
             if backup is not None and backup._attempts == 0 and backup._job_scope is None:
@@ -260,6 +267,8 @@ class SupervisorCore:
         if self._handles.get(id(handle)) is not handle:
             return
         del self._handles[id(handle)]  # at once: a second remove() of the same handle does nothing
+        if self._fleet is not None:  # its record goes first: a crash mid-stop leaves no unit to resume
+            await self._fleet.removed(handle)
         was_failed = handle._state is HandleState.FAILED
         handle._gen += 1
         handle._token += 1

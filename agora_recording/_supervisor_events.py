@@ -1,7 +1,8 @@
 """What a :class:`~agora_recording.RecordingSupervisor` tells its consumers, and what it is told.
 
 * :class:`SupervisorEvent`: one frozen event per thing that happened to a supervised recording (``kind`` is
-  ``"started"``, ``"restarted"``, ``"exited"``, ``"failover"``, ``"files"``, ``"stopped"`` or ``"failed"``).
+  ``"started"``, ``"restarted"``, ``"exited"``, ``"failover"``, ``"files"``, ``"stopped"``, ``"failed"``, and
+  for a fleet across processes ``"resumed"``, ``"orphan"`` and ``"handed_off"``).
 * :class:`EventStream`: one consumer's view of the events. Every stream gets every event published after it was
   opened. **Overflow policy**: each stream buffers at most ``buffer`` events; when a consumer falls behind, the
   *oldest* buffered event is dropped and counted in :attr:`EventStream.dropped` (events carry an increasing
@@ -23,7 +24,9 @@ import attrs
 
 __all__ = ["EventHub", "EventKind", "EventStream", "SupervisorEvent"]
 
-EventKind = Literal["started", "restarted", "exited", "failover", "files", "stopped", "failed"]
+EventKind = Literal[
+    "started", "restarted", "exited", "failover", "files", "stopped", "failed", "resumed", "orphan", "handed_off"
+]
 """The kinds of :class:`SupervisorEvent`."""
 
 Role = Literal["primary", "backup"]
@@ -49,8 +52,12 @@ class SupervisorEvent:
       ``"session_exit"``, ``"recorder_leave"``, ...), ``"failover"`` (Agora's high availability moved the task; it
       was *not* restarted; ``details["lost_for"]`` seconds of 404s, ``details["new_uid"]`` when notified),
       ``"files"`` (the file list changed; ``details["files"]``), ``"stopped"`` (stopped by
-      :meth:`~RecordingSupervisor.remove` or on exit; ``details["files"]``, ``details["already_stopped"]``) and
-      ``"failed"`` (the supervisor gave up; ``reason``).
+      :meth:`~RecordingSupervisor.remove` or on exit; ``details["files"]``, ``details["already_stopped"]``),
+      ``"failed"`` (the supervisor gave up; ``reason``), ``"resumed"`` (:meth:`~RecordingSupervisor.resume` took the
+      handle over from another process; ``reason`` is the :class:`ResumeOutcome` value, ``details["key"]``,
+      ``details["previous_owner"]``), ``"orphan"`` (a recording whose start's outcome was unknown runs and cannot be
+      stopped: no sid; ``uid`` is its uid, ``details["resource_id"]``) and ``"handed_off"``
+      (:meth:`~RecordingSupervisor.hand_off`: the recording keeps running for the next resume).
     - ``cname``, ``uid`` (the recorder uid of that recording), ``sid`` (``None`` when no recording ran), ``role``
       (``"primary"`` or ``"backup"``), ``restarts`` (the handle's count so far), ``at`` (the client's clock).
     """

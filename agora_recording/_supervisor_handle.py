@@ -9,6 +9,7 @@ The handle is a small state machine the supervisor drives; users read it::
        |                                         |
        +--start keeps failing / max_restarts-----+--> FAILED
     (any) --remove() / supervisor exit--> STOPPING --> STOPPED
+    (any) --hand_off()--> HANDED_OFF    (the recording keeps running, for the fleet's next resume())
 
 It holds no task of its own: the supervisor's scheduler and a few workers do the work, so an idle supervised
 recording costs a handle and a session object, nothing more.
@@ -16,12 +17,13 @@ recording costs a handle and a session object, nothing more.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from agora_recording._errors import RecordingFailedError, SessionStateError
+from agora_recording._errors import InvalidRequestError, RecordingFailedError, SessionStateError
 from agora_recording.models._enums import Mode
 from agora_recording.models._requests import AcquireClientRequest, ClientRequest
 from agora_recording.models._responses import QueryResponse
@@ -29,7 +31,7 @@ from agora_recording.models._responses import QueryResponse
 if TYPE_CHECKING:
     from agora_recording._session import RecordingSession
 
-__all__ = ["HandleState", "RecordingHandle"]
+__all__ = ["HandleState", "RecordingHandle", "RequestFactory"]
 
 
 class HandleState(str, Enum):
@@ -42,10 +44,14 @@ class HandleState(str, Enum):
     STOPPING = "stopping"
     STOPPED = "stopped"
     FAILED = "failed"
+    HANDED_OFF = "handed_off"
 
 
 MONITORED = (HandleState.RECORDING, HandleState.RECOVERING)
-FINAL = (HandleState.STOPPED, HandleState.FAILED)
+FINAL = (HandleState.STOPPED, HandleState.FAILED, HandleState.HANDED_OFF)
+
+RequestFactory = Callable[[str, str], ClientRequest]
+"""``(cname, uid) -> ClientRequest``: builds the start request of each attempt (e.g. with a fresh token)."""
 
 
 class RecordingHandle:
@@ -90,6 +96,7 @@ class RecordingHandle:
         "_token",
         "_uid_index",
         "_uids",
+        "_unit",
         "_verified_at",
         "_verify_scope",
         "cname",
@@ -102,7 +109,7 @@ class RecordingHandle:
         cname: str,
         uids: tuple[str, ...],
         mode: Mode,
-        client_request: ClientRequest,
+        client_request: ClientRequest | RequestFactory,
         acquire_request: AcquireClientRequest | None,
         options: dict[str, Any],
         role: str = "primary",
@@ -143,6 +150,7 @@ class RecordingHandle:
         self._job_scope: anyio.CancelScope | None = None
         self._job_done: anyio.Event | None = None
         self._changed: anyio.Event | None = None
+        self._unit: Any = None  # its fleet's UnitRecord (a supervisor with fleet=), else None
 
     def __repr__(self) -> str:
         return (
@@ -233,6 +241,8 @@ class RecordingHandle:
                 raise RecordingFailedError(f"supervised recording failed: {self._failure_reason}")
             if self._state is HandleState.STOPPED:
                 raise SessionStateError("the supervised recording was stopped")
+            if self._state is HandleState.HANDED_OFF:
+                raise SessionStateError("the supervised recording was handed off (RecordingSupervisor.hand_off)")
             if self._changed is None:
                 self._changed = anyio.Event()
             await self._changed.wait()
@@ -242,6 +252,20 @@ class RecordingHandle:
         if self._changed is not None:
             self._changed.set()
             self._changed = None
+
+    def _request_for(self) -> ClientRequest:
+        """The start request of the next attempt (built by the request factory of a resumed handle)."""
+        request = self._client_request
+        if isinstance(request, ClientRequest):
+            return request
+        try:
+            built = request(self.cname, self.uid)
+        except Exception as exc:  # the type only: the text may quote a token
+            raise InvalidRequestError("client_request", f"the callable raised {type(exc).__name__}") from exc
+        if not isinstance(built, ClientRequest):
+            kind = type(built).__name__
+            raise InvalidRequestError("client_request", f"the callable returned {kind}, not a ClientRequest")
+        return built
 
     def _flip_uid(self) -> None:
         self._uid_index = (self._uid_index + 1) % len(self._uids)
