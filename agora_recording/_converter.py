@@ -29,6 +29,7 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
+from agora_recording import _fast_read
 from agora_recording._errors import InvalidRequestError, ResponseFormatError
 from agora_recording.models import _requests as q
 from agora_recording.models import _responses as r
@@ -265,7 +266,10 @@ def make_converter(*, strict: bool = False, detailed: bool = True) -> cattrs.Con
         if isinstance(value, list):
             if fast:
                 # Validated now, built on first access of ``file_list``/``files`` (most callers read the status).
-                return r.PendingFiles([_file_row(entry) for entry in value])  # type: ignore[return-value]  # a tuple once read
+                rows = _fast_read.file_rows(value)
+                if rows is None:  # not all plain values: each entry through the per-entry hooks (which raise)
+                    rows = [_file_row(entry) for entry in value]
+                return r.PendingFiles(rows)  # type: ignore[return-value]  # a tuple once read
             return conv.structure(value, file_tuple)
         raise TypeError(f"fileList must be a string or an array, got {type(value).__name__}")
 
@@ -290,6 +294,13 @@ def make_converter(*, strict: bool = False, detailed: bool = True) -> cattrs.Con
         # The production fast path for the most numerous object; on any doubt it raises and from_wire reruns the
         # detailed converter, whose generated hook names the wire path.
         conv.register_structure_hook(r.RecordedFile, _fast_recorded_file)
+        # Query answers (and stop's serverResponse): plain values read directly, anything else by the generic
+        # hooks. The server hook first, so that the generic query hook generated next calls it too.
+        fast_server = _fast_read.server_hook(structure_factory(r.ServerResponse), structure_file_list)
+        conv.register_structure_hook(r.ServerResponse, fast_server)
+        conv.register_structure_hook(
+            r.QueryResponse, _fast_read.query_hook(structure_factory(r.QueryResponse), fast_server)
+        )
 
     # Requests are structured only by tests and tools (round trips of recorded bodies); the client only unstructures.
     service_fn: Callable[[Any, Any], Any] = make_dict_structure_fn(
