@@ -266,10 +266,10 @@ def make_converter(*, strict: bool = False, detailed: bool = True) -> cattrs.Con
         if isinstance(value, list):
             if fast:
                 # Validated now, built on first access of ``file_list``/``files`` (most callers read the status).
-                rows = _fast_read.file_rows(value)
-                if rows is None:  # not all plain values: each entry through the per-entry hooks (which raise)
-                    rows = [_file_row(entry) for entry in value]
-                return r.PendingFiles(rows)  # type: ignore[return-value]  # a tuple once read
+                if _fast_read.plain_files(value):
+                    return r.PendingFiles(value, plain=True)  # type: ignore[return-value]  # a tuple once read
+                # not all plain values: each entry through the per-entry hooks (which convert, or raise)
+                return r.PendingFiles([_file_row(entry) for entry in value])  # type: ignore[return-value]
             return conv.structure(value, file_tuple)
         raise TypeError(f"fileList must be a string or an array, got {type(value).__name__}")
 

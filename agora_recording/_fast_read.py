@@ -19,9 +19,9 @@ from typing import Any
 import attrs
 
 from agora_recording.models import _responses as r
-from agora_recording.models._enums import FileListMode, RecordingStatus, TrackType, UploadingStatus
+from agora_recording.models._enums import FileListMode, RecordingStatus, UploadingStatus
 
-__all__ = ["file_rows", "query_hook", "server_hook"]
+__all__ = ["plain_files", "query_hook", "server_hook"]
 
 Hook = Callable[[Any, Any], Any]
 _ABSENT: Any = object()
@@ -29,7 +29,6 @@ _NEW = object.__new__
 _STATUS: dict[Any, Any] = {m.value: m for m in RecordingStatus}
 _MODES: dict[Any, Any] = {m.value: m for m in FileListMode}
 _UPLOADING: dict[Any, Any] = {m.value: m for m in UploadingStatus}
-_TRACKS: dict[Any, Any] = {m.value: m for m in TrackType}
 
 
 def _slot_setters(cls: type, names: tuple[str, ...]) -> tuple[Callable[[Any, Any], None], ...]:
@@ -137,18 +136,17 @@ def query_hook(generic: Hook, server: Hook) -> Hook:
     return structure
 
 
-def file_rows(entries: list[Any]) -> list[tuple[Any, ...]] | None:
-    """The rows of :class:`~agora_recording.models._responses.PendingFiles` for a file list of plain entries.
+def plain_files(entries: list[Any]) -> bool:
+    """Whether every entry of a file list is a ``dict`` of plain values, read as they are (no conversion).
 
-    ``None`` when any entry is not a ``dict`` of plain values (a name that is not a string, a number sent as a
-    string, ...): the caller then reads every entry through the generic per-entry path, which converts or raises.
+    That is: a string name (``filename``, else ``fileName``), and ``trackType``/``uid`` strings, ``mixedAllUser``/
+    ``isPlayable`` booleans, ``sliceStartTime`` an integer, each or ``None``. Then
+    :class:`~agora_recording.models._responses.PendingFiles` builds the files from the entries themselves; otherwise
+    the caller reads every entry through the generic per-entry path, which converts or raises.
     """
-    rows: list[tuple[Any, ...]] = []
-    append = rows.append
-    tracks = _TRACKS
     for entry in entries:
         if entry.__class__ is not dict:
-            return None
+            return False
         get = entry.get
         name = get("filename")
         if name is None:
@@ -160,15 +158,11 @@ def file_rows(entries: list[Any]) -> list[tuple[Any, ...]] | None:
         start = get("sliceStartTime")
         if (
             name.__class__ is not str
+            or (track is not None and track.__class__ is not str)
             or (uid is not None and uid.__class__ is not str)
             or (mixed is not None and mixed.__class__ is not bool)
             or (playable is not None and playable.__class__ is not bool)
             or (start is not None and start.__class__ is not int)
         ):
-            return None
-        if track is not None:
-            if track.__class__ is not str:
-                return None
-            track = tracks.get(track, track)
-        append((name, track, uid, mixed, playable, start))
-    return rows
+            return False
+    return True

@@ -215,19 +215,38 @@ class PendingFiles:
     Internal: the production converter stores one in :attr:`ServerResponse.file_list`, which builds the tuple on
     first access (reading, ``==``, ``repr``, unstructuring). Every entry was checked when the answer was read, so
     building cannot fail: a malformed entry is still a :class:`~agora_recording.ResponseFormatError` of the call.
-    Each row holds the already converted field values, in :class:`RecordedFile`'s field order.
+
+    ``rows`` holds either the already converted field values of each file, in :class:`RecordedFile`'s field order,
+    or (``plain=True``) the answer's own entries, dicts of plain values that the check found ready to read as they
+    are (the parsed body's objects, which nothing else holds or changes; keeping them costs less than copying).
     """
 
-    __slots__ = ("rows",)
+    __slots__ = ("plain", "rows")
 
-    def __init__(self, rows: Sequence[tuple[Any, ...]]) -> None:
+    def __init__(self, rows: Sequence[Any], *, plain: bool = False) -> None:
         self.rows = rows
+        self.plain = plain
 
     def build(self) -> tuple[RecordedFile, ...]:
         """The files, as :class:`RecordedFile`."""
         new = object.__new__
         s_name, s_track, s_uid, s_mixed, s_playable, s_start = _FILE_SETTERS
         out = []
+        if self.plain:
+            tracks = _TRACKS
+            for entry in self.rows:
+                get = entry.get
+                name = get("filename")
+                track = get("trackType")
+                f = new(RecordedFile)
+                s_name(f, get("fileName") if name is None else name)
+                s_track(f, None if track is None else tracks.get(track, track))
+                s_uid(f, get("uid"))
+                s_mixed(f, get("mixedAllUser"))
+                s_playable(f, get("isPlayable"))
+                s_start(f, get("sliceStartTime"))
+                out.append(f)
+            return tuple(out)
         for name, track, uid, mixed, playable, start in self.rows:
             f = new(RecordedFile)
             s_name(f, name)
@@ -239,6 +258,8 @@ class PendingFiles:
             out.append(f)
         return tuple(out)
 
+
+_TRACKS: dict[Any, Any] = {t.value: t for t in TrackType}
 
 # Slot setters of the frozen RecordedFile (what its generated __init__ does, without the per-call set-up).
 _FILE_FIELDS = ("filename", "track_type", "uid", "mixed_all_user", "is_playable", "slice_start_time")
