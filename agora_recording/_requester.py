@@ -10,7 +10,6 @@ on the injectable clock. No response body, header or credential reaches a log li
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import random
 import typing
@@ -23,6 +22,7 @@ import anyio.lowlevel
 import attrs
 import httpx
 
+from agora_recording import _json
 from agora_recording._body import BODY_TOO_LARGE, RequestBody, read_body
 from agora_recording._clock import Clock
 from agora_recording._converter import from_wire
@@ -398,7 +398,7 @@ def _interpret(
         )
     # An error status with an unreadable body is still that error (no code, no reason): raw is b"" then.
     if status in (200, 201):
-        data = _json_or_none(raw)
+        data = _json.object_or_none(raw)
         if data is None:
             return ResponseFormatError(
                 "the answer is not a JSON object",
@@ -441,7 +441,7 @@ def _interpret(
             request_id=_request_id(response),
         )
     if status == 206 and endpoint == "stop":
-        data = _json_or_none(raw)
+        data = _json.object_or_none(raw)
         if data is not None and parse_code(data.get("code")) == CODE_NO_RECORDED_DATA:
             return typing.cast(T, StopResponse(resource_id=resource_id, sid=sid, no_recorded_data=True))
     retry_after = (
@@ -494,11 +494,3 @@ def _not_about(
     if endpoint == "stop" and not isinstance(data.get("serverResponse"), Mapping):
         return "the stop answer has no serverResponse; it is not Agora's, and the recording may still run"
     return None
-
-
-def _json_or_none(raw: bytes) -> Any:
-    try:
-        data = json.loads(raw) if raw else None
-    except (ValueError, RecursionError):  # not JSON (UnicodeDecodeError is a ValueError), or nested too deep
-        return None
-    return data if isinstance(data, dict) else None
