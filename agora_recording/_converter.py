@@ -29,8 +29,8 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from agora_recording import _fast_read
 from agora_recording._errors import InvalidRequestError, ResponseFormatError
+from agora_recording._fast_read import plain_files, query_hook, server_hook
 from agora_recording.models import _requests as q
 from agora_recording.models import _responses as r
 from agora_recording.models._enums import TrackType
@@ -266,7 +266,7 @@ def make_converter(*, strict: bool = False, detailed: bool = True) -> cattrs.Con
         if isinstance(value, list):
             if fast:
                 # Validated now, built on first access of ``file_list``/``files`` (most callers read the status).
-                if _fast_read.plain_files(value):
+                if plain_files(value):
                     return r.PendingFiles(value, plain=True)  # type: ignore[return-value]  # a tuple once read
                 # not all plain values: each entry through the per-entry hooks (which convert, or raise)
                 return r.PendingFiles([_file_row(entry) for entry in value])  # type: ignore[return-value]
@@ -296,11 +296,9 @@ def make_converter(*, strict: bool = False, detailed: bool = True) -> cattrs.Con
         conv.register_structure_hook(r.RecordedFile, _fast_recorded_file)
         # Query answers (and stop's serverResponse): plain values read directly, anything else by the generic
         # hooks. The server hook first, so that the generic query hook generated next calls it too.
-        fast_server = _fast_read.server_hook(structure_factory(r.ServerResponse), structure_file_list)
+        fast_server = server_hook(structure_factory(r.ServerResponse), structure_file_list)
         conv.register_structure_hook(r.ServerResponse, fast_server)
-        conv.register_structure_hook(
-            r.QueryResponse, _fast_read.query_hook(structure_factory(r.QueryResponse), fast_server)
-        )
+        conv.register_structure_hook(r.QueryResponse, query_hook(structure_factory(r.QueryResponse), fast_server))
 
     # Requests are structured only by tests and tools (round trips of recorded bodies); the client only unstructures.
     service_fn: Callable[[Any, Any], Any] = make_dict_structure_fn(

@@ -22,7 +22,7 @@ import anyio.lowlevel
 import attrs
 import httpx
 
-from agora_recording import _json
+import agora_recording._json as _json
 from agora_recording._body import BODY_TOO_LARGE, RequestBody, read_body
 from agora_recording._clock import Clock
 from agora_recording._converter import from_wire
