@@ -30,6 +30,7 @@ import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from agora_recording._errors import InvalidRequestError, ResponseFormatError
+from agora_recording._fast_read import plain_files, query_hook, server_hook
 from agora_recording.models import _requests as q
 from agora_recording.models import _responses as r
 from agora_recording.models._enums import TrackType
@@ -265,7 +266,10 @@ def make_converter(*, strict: bool = False, detailed: bool = True) -> cattrs.Con
         if isinstance(value, list):
             if fast:
                 # Validated now, built on first access of ``file_list``/``files`` (most callers read the status).
-                return r.PendingFiles([_file_row(entry) for entry in value])  # type: ignore[return-value]  # a tuple once read
+                if plain_files(value):
+                    return r.PendingFiles(value, plain=True)  # type: ignore[return-value]  # a tuple once read
+                # not all plain values: each entry through the per-entry hooks (which convert, or raise)
+                return r.PendingFiles([_file_row(entry) for entry in value])  # type: ignore[return-value]
             return conv.structure(value, file_tuple)
         raise TypeError(f"fileList must be a string or an array, got {type(value).__name__}")
 
@@ -290,6 +294,11 @@ def make_converter(*, strict: bool = False, detailed: bool = True) -> cattrs.Con
         # The production fast path for the most numerous object; on any doubt it raises and from_wire reruns the
         # detailed converter, whose generated hook names the wire path.
         conv.register_structure_hook(r.RecordedFile, _fast_recorded_file)
+        # Query answers (and stop's serverResponse): plain values read directly, anything else by the generic
+        # hooks. The server hook first, so that the generic query hook generated next calls it too.
+        fast_server = server_hook(structure_factory(r.ServerResponse), structure_file_list)
+        conv.register_structure_hook(r.ServerResponse, fast_server)
+        conv.register_structure_hook(r.QueryResponse, query_hook(structure_factory(r.QueryResponse), fast_server))
 
     # Requests are structured only by tests and tools (round trips of recorded bodies); the client only unstructures.
     service_fn: Callable[[Any, Any], Any] = make_dict_structure_fn(

@@ -10,10 +10,8 @@ on the injectable clock. No response body, header or credential reaches a log li
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import random
-import socket
 import typing
 import urllib.parse
 from collections.abc import Mapping
@@ -24,6 +22,7 @@ import anyio.lowlevel
 import attrs
 import httpx
 
+import agora_recording._json as _json
 from agora_recording._body import BODY_TOO_LARGE, RequestBody, read_body
 from agora_recording._clock import Clock
 from agora_recording._converter import from_wire
@@ -45,6 +44,7 @@ from agora_recording._errors import (
     parse_code,
     parse_retry_after,
 )
+from agora_recording._failures import classify
 from agora_recording._gate import InFlightGate
 from agora_recording._limiter import RateLimiter, Sleep
 from agora_recording._retry import Decision, Outcome, RetryPolicy, decide
@@ -66,16 +66,6 @@ ROUTES = {
     "query": PREFIX + "/resourceid/{resourceid}/sid/{sid}/mode/{mode}/query",
     "stop": PREFIX + "/resourceid/{resourceid}/sid/{sid}/mode/{mode}/stop",
 }
-_DNS_MARKERS = (
-    "name or service not known",
-    "nodename nor servname",
-    "getaddrinfo",
-    "temporary failure in name resolution",
-    "no address associated",
-    "name resolution",
-)
-
-
 # A session polls the same URL again and again: parse each URL once (httpx's parse costs 20-40 us a request) and
 # percent-encode each path segment once (the 178-character resourceId). Both are bounded (a few hundred KB at most).
 _parsed_url = functools.lru_cache(maxsize=512)(httpx.URL)
@@ -85,29 +75,6 @@ _parsed_url = functools.lru_cache(maxsize=512)(httpx.URL)
 def quote(segment: str, safe: str = "/") -> str:
     """:func:`urllib.parse.quote`, remembered: the same ids are encoded on every call of a session."""
     return urllib.parse.quote(segment, safe=safe)
-
-
-def _is_dns_failure(exc: BaseException) -> bool:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, socket.gaierror):
-            return True
-        if any(marker in str(current).lower() for marker in _DNS_MARKERS):
-            return True
-        current = current.__cause__ or current.__context__
-    return False
-
-
-def _classify(exc: httpx.TransportError) -> Outcome:
-    if isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout)):
-        return Outcome(kind="connect")
-    if isinstance(exc, httpx.ConnectError):
-        return Outcome(kind="dns" if _is_dns_failure(exc) else "connect")
-    if isinstance(exc, httpx.TimeoutException):
-        return Outcome(kind="timeout")
-    return Outcome(kind="disconnect")
 
 
 def as_timeout(value: float | httpx.Timeout) -> httpx.Timeout:
@@ -256,16 +223,23 @@ class Requester:
                     if debug:
                         sent_at = self._clock()
                         logger.debug("agora request endpoint=%s route=%s attempt=%d", endpoint, route, attempt)
-                    # Streamed, so the body is read with a limit (counted after decompression); the bytes to send stay
-                    # inside the RequestBody, never in a local of this frame.
-                    async with self._http.stream(
-                        method,
-                        url,
-                        content=None if body is None else body.content,
-                        headers=self._request_headers,
-                        timeout=effective_timeout,
-                    ) as response:
+                    # Streamed (what ``stream()`` does, without its context-manager generator: less memory per request
+                    # in flight), so the body is read with a limit (counted after decompression); the bytes to send
+                    # stay inside the RequestBody and the request, never in a local of this frame.
+                    response = await self._http.send(
+                        self._http.build_request(
+                            method,
+                            url,
+                            content=None if body is None else body.content,
+                            headers=self._request_headers,
+                            timeout=effective_timeout,
+                        ),
+                        stream=True,
+                    )
+                    try:
                         raw, unreadable = await read_body(response, self._max_response_bytes)
+                    finally:
+                        await response.aclose()
                 finally:
                     gate.release()
             except httpx.RequestError as exc:
@@ -282,7 +256,7 @@ class Requester:
                     raise ResponseFormatError(
                         f"the answer could not be read ({type(failure).__name__})", endpoint=endpoint
                     )
-                outcome = _classify(failure)
+                outcome = classify(failure)
                 transport_failures += 1
                 dns_failure = dns_failure or outcome.kind == "dns"
                 maybe_started = maybe_started or outcome.maybe_sent
@@ -424,7 +398,7 @@ def _interpret(
         )
     # An error status with an unreadable body is still that error (no code, no reason): raw is b"" then.
     if status in (200, 201):
-        data = _json_or_none(raw)
+        data = _json.object_or_none(raw)
         if data is None:
             return ResponseFormatError(
                 "the answer is not a JSON object",
@@ -467,7 +441,7 @@ def _interpret(
             request_id=_request_id(response),
         )
     if status == 206 and endpoint == "stop":
-        data = _json_or_none(raw)
+        data = _json.object_or_none(raw)
         if data is not None and parse_code(data.get("code")) == CODE_NO_RECORDED_DATA:
             return typing.cast(T, StopResponse(resource_id=resource_id, sid=sid, no_recorded_data=True))
     retry_after = (
@@ -520,11 +494,3 @@ def _not_about(
     if endpoint == "stop" and not isinstance(data.get("serverResponse"), Mapping):
         return "the stop answer has no serverResponse; it is not Agora's, and the recording may still run"
     return None
-
-
-def _json_or_none(raw: bytes) -> Any:
-    try:
-        data = json.loads(raw) if raw else None
-    except (ValueError, RecursionError):  # not JSON (UnicodeDecodeError is a ValueError), or nested too deep
-        return None
-    return data if isinstance(data, dict) else None

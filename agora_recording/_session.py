@@ -237,6 +237,7 @@ class RecordingSession(StopSide):
             handler=self._start_abandoned,
             created=self._set_pending,
         )
+        self._pending = None  # taken: only a stop() during STARTING waits for it (an idle session keeps no exchange)
         try:
             await anyio.lowlevel.checkpoint_if_cancelled()
         except anyio.get_cancelled_exc_class() as exc:

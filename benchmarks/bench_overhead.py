@@ -27,6 +27,7 @@ import anyio.to_thread
 import httpx
 
 from agora_recording import CloudRecordingClient, Unlimited
+from agora_recording import _json as answer_json
 from agora_recording._converter import from_wire
 from agora_recording.models import QueryResponse
 from agora_recording.testing import DEFAULT_APP_ID, DEFAULT_CUSTOMER_ID, DEFAULT_CUSTOMER_SECRET
@@ -43,6 +44,7 @@ FILES = 20
 FILE_COUNTS = (10, 20, 200)
 SERVER_LIFETIME = 300.0  # the child server exits on its own after this, whatever the parent does
 CLIENT, RAW = "client.query()", "raw GET (relative URL) + json.loads"
+CLIENT_ORJSON = "client.query() + orjson (fast extra)"
 RAW_ABSOLUTE, RAW_STRUCTURED = "raw GET (absolute URL) + json.loads", "raw GET + json.loads + from_wire"
 
 
@@ -84,6 +86,13 @@ async def _compare(
     async def library() -> None:
         await client.query(resource_id=resource_id, sid=sid, mode="individual")
 
+    async def library_orjson() -> None:
+        answer_json.object_or_none = answer_json.object_orjson
+        try:
+            await client.query(resource_id=resource_id, sid=sid, mode="individual")
+        finally:
+            answer_json.object_or_none = answer_json.object_stdlib
+
     async def by_hand() -> None:
         response = await raw.get(path)
         json.loads(response.content)
@@ -102,7 +111,14 @@ async def _compare(
         RAW_ABSOLUTE: by_hand_absolute,
         RAW_STRUCTURED: by_hand_structured,
     }
-    return await interleave_async(cases, rounds=rounds, block=block, warmup=max(20, block))
+    if answer_json.ACCELERATOR is not None:  # the optional accelerator, its own row; the others without it
+        cases[CLIENT_ORJSON] = library_orjson
+    installed = answer_json.object_or_none
+    answer_json.object_or_none = answer_json.object_stdlib
+    try:
+        return await interleave_async(cases, rounds=rounds, block=block, warmup=max(20, block))
+    finally:
+        answer_json.object_or_none = installed
 
 
 async def _in_process(rounds: int, block: int, files: int) -> dict[str, Timing]:
@@ -189,7 +205,7 @@ async def _over_tcp(base_url: str, rounds: int, block: int) -> dict[str, Timing]
 def _summarise(timings: dict[str, Timing]) -> dict[str, Any]:
     client, raw, structured = timings[CLIENT], timings[RAW], timings[RAW_STRUCTURED]
     absolute = timings[RAW_ABSOLUTE]
-    return {
+    out = {
         "cases": {name: t.summary() for name, t in timings.items()},
         "ratio_wall": paired_ratio(client.wall, raw.wall),
         "ratio_cpu": paired_ratio(client.cpu, raw.cpu),
@@ -199,6 +215,13 @@ def _summarise(timings: dict[str, Timing]) -> dict[str, Any]:
         "ratio_cpu_vs_structured": paired_ratio(client.cpu, structured.cpu),
         "rounds": len(client.wall),
     }
+    if CLIENT_ORJSON in timings:
+        fast = timings[CLIENT_ORJSON]
+        out["ratio_wall_orjson"] = paired_ratio(fast.wall, raw.wall)
+        out["ratio_cpu_orjson"] = paired_ratio(fast.cpu, raw.cpu)
+        out["ratio_wall_orjson_vs_absolute"] = paired_ratio(fast.wall, absolute.wall)
+        out["ratio_cpu_orjson_vs_absolute"] = paired_ratio(fast.cpu, absolute.cpu)
+    return out
 
 
 def run_benchmark(*, quick: bool = False) -> dict[str, Any]:
@@ -232,6 +255,11 @@ def format_results(results: dict[str, Any]) -> str:
         ("ratio client / raw (absolute URL)", "_vs_absolute"),
         ("ratio client / raw + from_wire", "_vs_structured"),
     )
+    if all("ratio_wall_orjson" in part for part in parts):
+        ratios += (
+            ("ratio client + orjson / raw (relative URL)", "_orjson"),
+            ("ratio client + orjson / raw (absolute URL)", "_orjson_vs_absolute"),
+        )
     for label, suffix in ratios:
         rows.append([label, *(f"{part[f'ratio_{m}{suffix}']:.2f}x" for part in parts for m in ("wall", "cpu"))])
     config = results["config"]
@@ -260,6 +288,17 @@ def targets(results: dict[str, Any]) -> list[Target]:
                     goal=f"<= {limit:.2f}x raw",
                     measured=f"{ratio:.2f}x",
                     met=ratio <= limit,
+                    source="issue 17",
+                )
+            )
+        if "ratio_wall_orjson" in part:
+            fast, plain = part["ratio_wall_orjson"], part["ratio_wall"]
+            out.append(
+                Target(
+                    name=f"query() + orjson (fast extra), {n} files, vs raw (relative URL)",
+                    goal="< query() without it",
+                    measured=f"{fast:.2f}x (without: {plain:.2f}x)",
+                    met=fast < plain,
                     source="issue 17",
                 )
             )

@@ -8,6 +8,7 @@ stays reachable as sent (``server_response.file_list``: a string or a tuple of :
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import Any
@@ -150,19 +151,7 @@ class ServerResponse:
     @cached_property
     def files(self) -> tuple[RecordedFile, ...]:
         """Every recorded file reported, as :class:`RecordedFile`, from whichever variant Agora sent (built once)."""
-        found: list[RecordedFile] = []
-        if isinstance(self.file_list, tuple):
-            found.extend(self.file_list)
-        for text in (self.file_list if isinstance(self.file_list, str) else None, self.file_list_str):
-            if text:
-                found.extend(RecordedFile(filename=name.strip()) for name in text.split(";") if name.strip())
-        for entry in self.extension_service_state:
-            if isinstance(entry.payload, WebRecorderPayload):
-                found.extend(entry.payload.file_list)
-        unique: dict[tuple[str, str | None, Any], RecordedFile] = {}
-        for f in found:
-            unique.setdefault((f.filename, f.uid, f.track_type), f)
-        return tuple(unique.values())
+        return _files_of(self)
 
     def service(self, name: str) -> ExtensionServiceState | None:
         """The ``extensionServiceState`` entry of service ``name``, or ``None``."""
@@ -182,25 +171,82 @@ class ServerResponse:
         return None
 
 
+def _files_of(response: ServerResponse) -> tuple[RecordedFile, ...]:
+    """:attr:`ServerResponse.files`, computed."""
+    file_list = response.file_list
+    if file_list.__class__ is tuple and not response.file_list_str and not response.extension_service_state:
+        return _unique(file_list)  # individual mode: the array alone
+    found: list[RecordedFile] = []
+    if isinstance(file_list, tuple):
+        found.extend(file_list)
+    for text in (file_list if isinstance(file_list, str) else None, response.file_list_str):
+        if text:
+            found.extend(RecordedFile(filename=name.strip()) for name in text.split(";") if name.strip())
+    for entry in response.extension_service_state:
+        if isinstance(entry.payload, WebRecorderPayload):
+            found.extend(entry.payload.file_list)
+    return _unique(found)
+
+
+_FILENAME = operator.attrgetter("filename")
+_UID = operator.attrgetter("uid")
+
+
+def _unique(found: Sequence[RecordedFile]) -> tuple[RecordedFile, ...]:
+    """``found`` without repeats: the first file of each (filename, uid, track type), in order."""
+    n = len(found)
+    if n < 2:
+        return tuple(found)
+    if n == 2:
+        a, b = found
+        if a.filename != b.filename or a.uid != b.uid:
+            return tuple(found)
+    elif len(set(zip(map(_FILENAME, found), map(_UID, found), strict=True))) == n:
+        return tuple(found)  # no two share a name and uid (the usual case: strings hash fast, enums do not)
+    unique: dict[tuple[str, str | None, Any], RecordedFile] = {}
+    for f in found:
+        unique.setdefault((f.filename, f.uid, f.track_type), f)
+    return tuple(unique.values())
+
+
 class PendingFiles:
     """An individual-mode ``fileList`` the converter has validated but not yet built into :class:`RecordedFile`.
 
     Internal: the production converter stores one in :attr:`ServerResponse.file_list`, which builds the tuple on
     first access (reading, ``==``, ``repr``, unstructuring). Every entry was checked when the answer was read, so
     building cannot fail: a malformed entry is still a :class:`~agora_recording.ResponseFormatError` of the call.
-    Each row holds the already converted field values, in :class:`RecordedFile`'s field order.
+
+    ``rows`` holds either the already converted field values of each file, in :class:`RecordedFile`'s field order,
+    or (``plain=True``) the answer's own entries, dicts of plain values that the check found ready to read as they
+    are (the parsed body's objects, which nothing else holds or changes; keeping them costs less than copying).
     """
 
-    __slots__ = ("rows",)
+    __slots__ = ("plain", "rows")
 
-    def __init__(self, rows: Sequence[tuple[Any, ...]]) -> None:
+    def __init__(self, rows: Sequence[Any], *, plain: bool = False) -> None:
         self.rows = rows
+        self.plain = plain
 
     def build(self) -> tuple[RecordedFile, ...]:
         """The files, as :class:`RecordedFile`."""
         new = object.__new__
         s_name, s_track, s_uid, s_mixed, s_playable, s_start = _FILE_SETTERS
         out = []
+        if self.plain:
+            tracks = _TRACKS
+            for entry in self.rows:
+                get = entry.get
+                name = get("filename")
+                track = get("trackType")
+                f = new(RecordedFile)
+                s_name(f, get("fileName") if name is None else name)
+                s_track(f, None if track is None else tracks.get(track, track))
+                s_uid(f, get("uid"))
+                s_mixed(f, get("mixedAllUser"))
+                s_playable(f, get("isPlayable"))
+                s_start(f, get("sliceStartTime"))
+                out.append(f)
+            return tuple(out)
         for name, track, uid, mixed, playable, start in self.rows:
             f = new(RecordedFile)
             s_name(f, name)
@@ -212,6 +258,8 @@ class PendingFiles:
             out.append(f)
         return tuple(out)
 
+
+_TRACKS: dict[Any, Any] = {t.value: t for t in TrackType}
 
 # Slot setters of the frozen RecordedFile (what its generated __init__ does, without the per-call set-up).
 _FILE_FIELDS = ("filename", "track_type", "uid", "mixed_all_user", "is_playable", "slice_start_time")
@@ -242,6 +290,38 @@ class _LazyFileList:
 
 
 ServerResponse.file_list = _LazyFileList(ServerResponse.__dict__["file_list"])  # type: ignore[assignment]  # the slot stays; reads go through the wrapper
+
+
+NOT_COMPUTED: Any = object()
+"""What the converter's fast path puts in ``ServerResponse.files``'s slot (cheaper to test than an unset slot)."""
+
+
+class _CachedFiles:
+    """``ServerResponse.files``'s slot, wrapped: computed on the first read and kept in the slot (what attrs makes
+    of a ``cached_property`` on a slotted class, without its ``__getattr__`` round trip on the first read)."""
+
+    __slots__ = ("_slot",)
+
+    def __init__(self, slot: Any) -> None:
+        self._slot = slot
+
+    def __get__(self, obj: Any, cls: Any = None) -> Any:
+        if obj is None:
+            return self
+        try:
+            value = self._slot.__get__(obj, cls)
+        except AttributeError:  # built by attrs' __init__: the slot is unset
+            value = NOT_COMPUTED
+        if value is NOT_COMPUTED:
+            value = _files_of(obj)
+            self._slot.__set__(obj, value)
+        return value
+
+    def __set__(self, obj: Any, value: Any) -> None:  # unreachable through the frozen __setattr__
+        self._slot.__set__(obj, value)
+
+
+ServerResponse.files = _CachedFiles(ServerResponse.__dict__["files"])  # type: ignore[assignment,method-assign]  # the slot stays; the first read computes it
 
 
 @attrs.frozen(kw_only=True)
