@@ -17,7 +17,8 @@ SECRET = "review-ncs-secret"
 
 async def _post(receiver: WebhookReceiver, body: bytes) -> None:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=receiver), base_url="https://bot.test") as http:
-        answer = await http.post("/ncs", content=body, headers={**sign(body, SECRET), "Content-Type": "application/json"})
+        headers = {**sign(body, SECRET), "Content-Type": "application/json"}
+        answer = await http.post("/ncs", content=body, headers=headers)
     assert answer.status_code == 200
 
 
@@ -33,7 +34,8 @@ async def test_a_lost_start_does_not_adopt_the_sid_of_a_recording_this_client_al
         # 1. An earlier recording of (room, 31), started and stopped by this very client.
         async with client.session(cname="room", uid="31", mode="mix", client_request=request_for("mix")) as first:
             old_sid = first.sid
-        assert old_sid is not None and fake.running_recordings() == []
+        assert old_sid is not None
+        assert fake.running_recordings() == []
         # 2. Its late "uploaded" notification (eventType 31, sent after the stop; NCS guarantees no order, and its
         #    session_exit may be late or lost after three tries).
         await _post(receiver, sample_event(31, cname="room", uid="31", sid=old_sid))
