@@ -26,7 +26,6 @@ CASES: dict[str, Callable[[], Any]] = {
     ),
     "storage secret type": lambda: StorageConfig(vendor=1, region=0, bucket="b", access_key=_from_env(), secret_key=12),
     "decryption mode": lambda: RecordingConfig(channel_type=1, decryption_mode=99, secret=_from_env()),
-    ),
 }
 
 
