@@ -113,8 +113,8 @@ class EndpointCalls:
 
         A start whose answer is lost is resent with the same parameters (safe: one resourceId starts at most one
         recording). If the resend answers code 7, :class:`StartOutcomeUnknownError` says a recording runs whose sid
-        was never received. A first answer of code 7 raises :class:`AlreadyStartedError`; code 433 raises
-        :class:`ResourceExpiredError`.
+        was never received (code 433 on a resend, after the five minutes passed, raises it too: a recording may run).
+        A first answer of code 7 raises :class:`AlreadyStartedError`; code 433 raises :class:`ResourceExpiredError`.
 
         The start runs in the client's own task (inside ``async with client``): if the caller is cancelled after
         the start was sent (natively, or through anyio before the answer), the client waits for the answer and

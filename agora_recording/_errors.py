@@ -310,18 +310,25 @@ class AlreadyStartedError(APIStatusError):
 
 
 class StartOutcomeUnknownError(AlreadyStartedError):
-    """A start was resent after a lost answer, and the resend got code 7.
+    """A start was resent after a lost answer, and the resend got code 7 (or code 433).
 
-    A recording was started with ``resource_id`` but its sid was never received. It is running (and billed)
-    until Agora's ``maxIdleTime`` ends it; it cannot be stopped without its sid.
+    Code 7: a recording was started with ``resource_id`` but its sid was never received. Code 433 (the resend came
+    after the resourceId's five minutes): the first send may have started one. Such a recording runs (and is
+    billed) until Agora's ``maxIdleTime`` ends it; it cannot be stopped without its sid.
     """
 
     def _describe(self) -> str:
-        return (
-            "start: a recording was started but its sid was never received "
-            "(the answer was lost and the resend got code 7 'already started'); "
-            f"resourceId {self.resource_id!r}. " + super()._describe()
-        )
+        if self.code == CODE_RESOURCE_EXPIRED:
+            what = (
+                "start: a recording may have started but its sid was never received "
+                "(the answer was lost and the resend got code 433 'resource expired'); "
+            )
+        else:
+            what = (
+                "start: a recording was started but its sid was never received "
+                "(the answer was lost and the resend got code 7 'already started'); "
+            )
+        return what + f"resourceId {self.resource_id!r}. " + super()._describe()
 
 
 class ServerError(APIStatusError):

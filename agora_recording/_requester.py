@@ -330,12 +330,17 @@ class Requester:
             if not isinstance(result, BaseException):
                 return result
             error = result
-            if isinstance(error, AlreadyStartedError) and (maybe_started or attempt > 1):
-                # Code 7 on a resend: one of our earlier attempts was processed, whatever it answered.
+            if (
+                isinstance(error, (AlreadyStartedError, ResourceExpiredError))
+                and endpoint == "start"
+                and (maybe_started or attempt > 1)
+            ):
+                # Code 7 on a resend: one of our earlier attempts was processed, whatever it answered. Code 433 on a
+                # resend: the resourceId's five minutes ended since, so it does not say what the earlier one did.
                 raise StartOutcomeUnknownError(
                     resource_id=resource_id,
                     endpoint=endpoint,
-                    status_code=error.status_code,
+                    status_code=error.status_code or 400,
                     code=error.code,
                     reason=error.reason,
                     request_id=error.request_id,
