@@ -14,11 +14,12 @@ from agora_recording._errors import (
     APITimeoutError,
     NotFoundError,
 )
+from agora_recording._notifications import session_done
 from agora_recording._session_calls import RecordingCalls
 from agora_recording._session_guard import SendState, guarded, within
 from agora_recording._session_host import TimeoutArg
 from agora_recording._session_keeper import Exchange
-from agora_recording._session_snapshot import HandOff
+from agora_recording._session_snapshot import HandOff, SessionSnapshot
 from agora_recording._session_state import LIVE_STATES, SessionState
 from agora_recording.models._responses import (
     StartResponse,
@@ -35,6 +36,22 @@ class StopSide(RecordingCalls, HandOff):
     _stop_deadline: float
     _pending: Exchange[StartResponse] | None
     _stop_lock: anyio.Lock | None
+
+    def snapshot(self) -> SessionSnapshot:
+        """The typed hand-off snapshot (no secret: no token, no storage keys) for another process or worker.
+
+        Rebuild it with :meth:`CloudRecordingClient.resume_session`. The clientRequest is not included (it holds
+        storage keys); pass it to ``resume_session`` if the resumed session has yet to start.
+
+        Taking a snapshot hands the session off: this client no longer owns it, so closing the client leaves the
+        recording running for whoever resumes the snapshot, and its sid is never adopted by a lost start of this
+        client. With a session store, the client also releases the session's record there (at once in the
+        background, and at the latest when it closes), so another worker can take it by key; ``await
+        client.hand_off(rec)`` does the same and waits for the store.
+        """
+        snapshot = super().snapshot()
+        session_done(self, self._client.keeper)
+        return snapshot
 
     def _warn(self, what: str, exc: BaseException | None = None) -> None:
         logger.warning(
@@ -153,6 +170,7 @@ class StopSide(RecordingCalls, HandOff):
         self._stop_response = response
         self._state = SessionState.STOPPED
         self._client.keeper.release(self)
+        session_done(self, self._client.keeper)  # its late notifications are never taken for a lost start's
         await self._store_write()  # a stopped session leaves the store
         logger.info(
             "agora session stopped mode=%s already_stopped=%s no_recorded_data=%s",
