@@ -98,6 +98,7 @@ class ApiData:
     video_data: VideoData
 
 
+@v.secret_safe
 @attrs.frozen(kw_only=True)
 class AliyunVodServiceParam:
     """``serviceParam`` of ``aliyun_vod_service`` (legacy; mix mode, no storageConfig or snapshots)."""

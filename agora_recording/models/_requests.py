@@ -151,6 +151,7 @@ class TranscodingConfig:
         _check_layout(self)
 
 
+@v.secret_safe
 @attrs.frozen(kw_only=True)
 class RecordingConfig:
     """How the recorder subscribes to the channel (``recordingConfig``)."""
@@ -237,6 +238,7 @@ class ExtensionParams:
 _STS_VENDORS = (Vendor.AMAZON_S3.value, Vendor.ALIBABA_CLOUD.value, Vendor.TENCENT_CLOUD.value)
 
 
+@v.secret_safe
 @attrs.frozen(kw_only=True)
 class StorageConfig:
     """Your cloud storage (``storageConfig``). Keys and the STS token never appear in ``repr`` or logs."""
@@ -317,6 +319,7 @@ class TranscodeOptions:
     audio: TranscodeAudio | None = None
 
 
+@v.secret_safe
 @attrs.frozen(kw_only=True)
 class ClientRequest:
     """The ``clientRequest`` of start (and of acquire's ``startParameter``).

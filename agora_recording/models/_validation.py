@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Collection
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -13,6 +14,7 @@ from agora_recording._errors import InvalidRequestError
 from agora_recording.models._naming import wire_name
 
 Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
+C = TypeVar("C", bound=type)
 
 UID_MAX = 2**32 - 1
 CNAME_MAX_BYTES = 64  # "must be less than 64 bytes"
@@ -270,3 +272,26 @@ def to_tuple(value: Any) -> tuple[Any, ...] | None:
     if isinstance(value, (str, bytes)):
         return (value,)
     return tuple(value)
+
+
+def secret_safe(cls: C) -> C:
+    """Class decorator for a model that takes a secret: an error raised while it is built keeps no secret in a frame.
+
+    attrs' generated ``__init__`` holds every argument (storage keys, token, decryption secret) as a local, and so
+    do the validators' frames; a traceback keeps those frames, and tools that record frame locals (Sentry,
+    ``traceback.TracebackException(capture_locals=True)``) would record the secrets. The wrapper drops those
+    frames: it re-raises the error with no traceback (and no context) from a frame whose own arguments are deleted
+    first. The error itself still names the field and the rule. Apply it outside ``@attrs.frozen``.
+    """
+    init: Callable[..., None] = vars(cls)["__init__"]  # attrs' generated one
+
+    @functools.wraps(init)
+    def __init__(self: Any, **kwargs: Any) -> None:
+        try:
+            init(self, **kwargs)
+        except Exception as exc:
+            del self, kwargs  # this frame stays in the traceback: it must not hold the arguments either
+            raise exc.with_traceback(None) from None
+
+    type.__setattr__(cls, "__init__", __init__)
+    return cls
