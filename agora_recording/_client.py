@@ -50,7 +50,7 @@ from agora_recording.models._requests import (
     AcquireClientRequest,
     ClientRequest,
 )
-from agora_recording.models._validation import check_non_empty
+from agora_recording.models._validation import check_id, check_non_empty
 
 __all__ = ["SEND_OBSERVER", "CloudRecordingClient"]
 
@@ -116,7 +116,7 @@ class CloudRecordingClient(EndpointCalls, StoreSide):
         session_store: SessionStore | None = None,
         store_timeout: float = DEFAULT_STORE_TIMEOUT,
     ) -> None:
-        self._app_id = check_non_empty(app_id, field="app_id")
+        self._app_id = check_id(app_id, field="app_id")  # it goes into every URL
         check_non_empty(customer_id, field="customer_id")
         check_non_empty(customer_secret, field="customer_secret")
         # Built first, then the secret is dropped from this frame: an error raised below (an invalid option) must not

@@ -46,7 +46,7 @@ from agora_recording.models._rules import (
     check_update_layout_mode,
     check_update_request,
 )
-from agora_recording.models._validation import check_cname, check_non_empty, check_uid
+from agora_recording.models._validation import check_cname, check_id, check_uid
 
 logger = logging.getLogger("agora_recording")
 
@@ -142,7 +142,7 @@ class EndpointCalls:
                 await bare_unknown(self._keeper, resource_id=resource_id, mode=mode, cname=cname, uid=uid)
                 raise
         mode = check_mode(mode)
-        check_non_empty(resource_id, field="resource_id")
+        check_id(resource_id, field="resource_id")
         check_start_request(mode, client_request)
         body = self._body(cname, uid, web=mode is Mode.WEB, client_request=client_request)
         path = f"{self._prefix}/resourceid/{quote(resource_id, safe='')}/mode/{mode.value}/start"
@@ -324,6 +324,6 @@ class EndpointCalls:
         )
 
     def _sid_path(self, resource_id: str, sid: str, mode: Mode) -> str:
-        check_non_empty(resource_id, field="resource_id")
-        check_non_empty(sid, field="sid")
+        check_id(resource_id, field="resource_id")
+        check_id(sid, field="sid")
         return f"{self._prefix}/resourceid/{quote(resource_id, safe='')}/sid/{quote(sid, safe='')}/mode/{mode.value}"

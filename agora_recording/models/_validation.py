@@ -243,6 +243,28 @@ def check_cname(cname: Any, *, web: bool = False, field: str = "cname") -> str:
     return cname
 
 
+MAX_ID_CHARS = 2048
+"""The longest resourceId or sid accepted (Agora's sids are 32 hex digits, its resourceIds a few hundred characters
+of base64url)."""
+_ID_RE = re.compile(rf"[!-~]{{1,{MAX_ID_CHARS}}}")  # visible ASCII: no space, no control, nothing outside ASCII
+
+
+def is_valid_id(value: Any) -> bool:
+    """True for a string Agora could have issued as a resourceId or sid: 1 to 2048 visible ASCII characters."""
+    return isinstance(value, str) and _ID_RE.fullmatch(value) is not None
+
+
+def check_id(value: Any, *, field: str) -> str:
+    """A resourceId, sid or App ID to put in a URL: 1 to 2048 visible ASCII characters, or InvalidRequestError."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidRequestError(field, "must be a non-empty string")
+    if not is_valid_id(value):
+        raise InvalidRequestError(
+            field, f"must be at most {MAX_ID_CHARS} visible ASCII characters (no spaces or control characters)"
+        )
+    return value
+
+
 def check_non_empty(value: Any, *, field: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidRequestError(field, "must be a non-empty string")
