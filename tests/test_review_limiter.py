@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import uuid
 
 import anyio
 import pytest
@@ -14,16 +15,16 @@ pytestmark = pytest.mark.anyio
 
 
 async def test_shared_limiter_remembers_recent_grants_after_its_last_client_is_gone() -> None:
-    limiter = shared_limiter("review-weak-registry")
+    key = f"review-weak-registry-{uuid.uuid4()}"  # one per run (asyncio, trio): the registry lives for the process
+    limiter = shared_limiter(key)
     for _ in range(10):
         await limiter.acquire()
     del limiter
     gc.collect()
-    again = shared_limiter("review-weak-registry")
-    for _ in range(10):
-        await again.acquire()
-    # Twenty grants within microseconds of real time: the second ten must have waited for the window.
-    assert again.stats.waits > 0
+    again = shared_limiter(key)
+    # The limiter that made the ten grants, with its log: not a fresh one that would grant ten more at once.
+    # (Asserting a wait would depend on the real clock: a slow gc.collect() can outlast the window.)
+    assert again.stats.granted == 10
 
 
 async def test_sequential_clients_with_the_default_limiter_stay_under_the_limit() -> None:
