@@ -34,10 +34,6 @@ BUILDERS: dict[str, tuple[Any, str]] = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review: a nested config of the wrong type (dict/str) is a bare AttributeError at start, not named",
-)
 @pytest.mark.parametrize("case", list(BUILDERS))
 async def test_a_nested_config_of_the_wrong_type_is_an_invalid_request_naming_it(case: str) -> None:
     build, field = BUILDERS[case]
@@ -55,3 +51,75 @@ async def test_a_nested_config_of_the_wrong_type_is_an_invalid_request_naming_it
             refused = info.value
         assert field in refused.field
     assert fake.requests_to("start") == ()
+
+
+def _every_nested_field() -> list[tuple[type, str, dict[str, Any]]]:
+    """Each model field that holds another model, with the smallest valid other arguments of its class."""
+    import agora_recording.models as m
+
+    ok_storage = {"vendor": 1, "region": 0, "bucket": "b", "access_key": "a", "secret_key": "k"}
+    return [
+        (m.RecordingConfig, "transcoding_config", {}),
+        (m.StorageConfig, "extension_params", ok_storage),
+        (m.TranscodeOptions, "trans_config", {}),
+        (m.TranscodeOptions, "container", {"trans_config": m.TransConfig(trans_mode="audioMix")}),
+        (m.TranscodeOptions, "audio", {"trans_config": m.TransConfig(trans_mode="audioMix")}),
+        (m.ClientRequest, "recording_config", {}),
+        (m.ClientRequest, "recording_file_config", {}),
+        (m.ClientRequest, "snapshot_config", {}),
+        (m.ClientRequest, "storage_config", {}),
+        (m.ClientRequest, "extension_service_config", {}),
+        (m.ClientRequest, "apps_collection", {}),
+        (m.ClientRequest, "transcode_options", {}),
+        (m.AcquireClientRequest, "start_parameter", {}),
+        (m.StreamSubscribe, "audio_uid_list", {}),
+        (m.StreamSubscribe, "video_uid_list", {}),
+        (m.UpdateClientRequest, "stream_subscribe", {}),
+        (m.UpdateClientRequest, "web_recording_config", {}),
+        (m.UpdateClientRequest, "rtmp_publish_config", {}),
+        (m.UpdateClientRequest, "storage_config", {}),
+        (m.ApiData, "video_data", {}),
+        (m.AliyunVodServiceParam, "api_data", {"access_key": "a", "secret_key": "k", "region_id": "r"}),
+    ]
+
+
+@pytest.mark.parametrize(("model", "name", "others"), _every_nested_field(), ids=lambda x: getattr(x, "__name__", x))
+@pytest.mark.parametrize("bad", [{"width": 640}, "mix", 7])
+def test_every_nested_model_field_refuses_another_type_naming_the_field(
+    model: type, name: str, others: dict[str, Any], bad: object
+) -> None:
+    with pytest.raises(InvalidRequestError) as info:
+        model(**others, **{name: bad})
+    assert f"{model.__name__}.{name}" in info.value.field
+    assert "must be a " in info.value.rule
+    assert type(bad).__name__ in info.value.rule
+
+
+@pytest.mark.parametrize(
+    ("build", "field"),
+    [
+        (
+            lambda m: m.TranscodingConfig(width=1, height=1, fps=1, bitrate=1, layout_config=[{"x_axis": 0}]),
+            "layout_config",
+        ),
+        (
+            lambda m: m.TranscodingConfig(width=1, height=1, fps=1, bitrate=1, background_config=["u"]),
+            "background_config",
+        ),
+        (lambda m: m.UpdateLayoutClientRequest(layout_config=[{"x_axis": 0}]), "layout_config"),
+        (lambda m: m.UpdateLayoutClientRequest(background_config=[{}]), "background_config"),
+        (lambda m: m.RtmpPublishConfig(outputs=[{"rtmpUrl": "rtmp://x"}]), "outputs"),
+        (lambda m: m.RtmpPublishServiceParam(outputs=["rtmp://x"]), "outputs"),
+        (
+            lambda m: m.ExtensionServiceConfig(extension_services=[{"serviceName": "web_recorder_service"}]),
+            "extension_services",
+        ),
+    ],
+)
+def test_a_list_of_models_refuses_entries_of_another_type(build: Any, field: str) -> None:
+    import agora_recording.models as m
+
+    with pytest.raises(InvalidRequestError) as info:
+        build(m)
+    assert field in info.value.field
+    assert "entries must be" in info.value.rule

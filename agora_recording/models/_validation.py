@@ -114,6 +114,38 @@ def boolean() -> Validator:
     return check
 
 
+def instance_of(cls: type, *, optional: bool = True) -> Validator:
+    """A nested model: an instance of ``cls`` (``None`` when ``optional``), not its wire dict nor a string."""
+
+    def check(inst: Any, field: attrs.Attribute[Any], value: Any) -> None:
+        if value is None:
+            if optional:
+                return
+            raise fail(inst, field, "is required")
+        if not isinstance(value, cls):
+            raise fail(
+                inst,
+                field,
+                f"must be a {cls.__name__} (build one with {cls.__name__}(...); a wire dict goes through "
+                f"request_from_wire), got {type(value).__name__}",
+            )
+
+    return check
+
+
+def items_of(cls: type) -> Validator:
+    """An optional sequence whose entries are all instances of ``cls``."""
+
+    def check(inst: Any, field: attrs.Attribute[Any], value: Any) -> None:
+        if value is None:
+            return
+        for index, item in enumerate(value):
+            if not isinstance(item, cls):
+                raise fail(inst, field, f"entries must be {cls.__name__} objects, got {type(item).__name__} at {index}")
+
+    return check
+
+
 def non_empty_str() -> Validator:
     def check(inst: Any, field: attrs.Attribute[Any], value: Any) -> None:
         if value is None:
