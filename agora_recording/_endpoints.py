@@ -16,6 +16,7 @@ from agora_recording._errors import (
     InvalidRequestError,
     ServerError,
     StartOutcomeUnknownError,
+    log_safe,
 )
 from agora_recording._notifications import bare_unknown, orphan_start
 from agora_recording._requester import Requester, quote
@@ -307,9 +308,9 @@ class EndpointCalls:
             logger.warning(
                 "agora stop failed after its caller went away; the recording may still run "
                 "cname=%s uid=%s sid=%s error=%s status=%s code=%s",
-                cname,
-                uid,
-                sid,
+                log_safe(cname),
+                log_safe(uid),
+                log_safe(sid),
                 type(exchange.error).__name__,
                 getattr(exchange.error, "status_code", None),
                 getattr(exchange.error, "code", None),

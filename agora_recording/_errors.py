@@ -84,6 +84,22 @@ def _escaped(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
+MAX_LOGGED_ID_CHARS = 2048
+
+
+def log_safe(value: object) -> object:
+    """A server-, store- or notification-provided value (sid, resourceId, cname, uid) fit for a log line.
+
+    Escaped as errors escape Agora's reason and request id (a newline appears as ``\\n``, an ANSI escape as
+    ``\\x1b``), so a hostile id cannot forge log lines, and capped at 2048 characters. ``None`` and non-strings are
+    returned as they are (their ``%s`` form is the library's own).
+    """
+    if not isinstance(value, str):
+        return value
+    text = _escaped(value[: MAX_LOGGED_ID_CHARS + 1])
+    return text if len(text) <= MAX_LOGGED_ID_CHARS else text[:MAX_LOGGED_ID_CHARS] + "..."
+
+
 def clean_request_id(value: str | None) -> str | None:
     """An ``X-Request-Id`` fit for a message: at most 128 characters, control characters escaped."""
     if value is None:

@@ -50,6 +50,7 @@ from agora_recording._errors import (
     InvalidRequestError,
     NotFoundError,
     StartOutcomeUnknownError,
+    log_safe,
 )
 from agora_recording._limiter import Sleep
 from agora_recording._session_guard import within
@@ -286,9 +287,9 @@ class NotificationRouter:
         self._counts["exited"] += 1
         logger.info(
             "agora session ended by Agora (notification) cname=%s uid=%s sid=%s",
-            session.cname,
-            session.uid,
-            session.sid,
+            log_safe(session.cname),
+            log_safe(session.uid),
+            log_safe(session.sid),
         )
 
     async def _confirms(self, orphan: _Orphan, sid: str) -> bool:
@@ -311,9 +312,9 @@ class NotificationRouter:
         logger.warning(
             "agora did not adopt a notified sid for a lost start: the query did not confirm it "
             "cname=%s uid=%s sid=%s error=%s",
-            orphan.cname,
-            orphan.uid,
-            sid,
+            log_safe(orphan.cname),
+            log_safe(orphan.uid),
+            log_safe(sid),
             failure,
         )
         return False
@@ -338,9 +339,9 @@ class NotificationRouter:
             self._counts["adopted"] += 1
             logger.info(
                 "agora session adopted its sid from a notification cname=%s uid=%s sid=%s",
-                orphan.cname,
-                orphan.uid,
-                sid,
+                log_safe(orphan.cname),
+                log_safe(orphan.uid),
+                log_safe(sid),
             )
             if orphan.owner_gone:
                 await self._stop_session(session)
@@ -352,15 +353,17 @@ class NotificationRouter:
             await session.stop()
         except Exception as exc:  # logged: the receiver's handler must not fail
             logger.warning(
-                "agora could not stop an adopted recording nobody owns sid=%s error=%s", session.sid, type(exc).__name__
+                "agora could not stop an adopted recording nobody owns sid=%s error=%s",
+                log_safe(session.sid),
+                type(exc).__name__,
             )
         else:
             self._counts["reclaimed"] += 1
             logger.warning(
                 "agora stopped an adopted recording whose owner had gone cname=%s uid=%s sid=%s",
-                session.cname,
-                session.uid,
-                session.sid,
+                log_safe(session.cname),
+                log_safe(session.uid),
+                log_safe(session.sid),
             )
 
     async def _stop_bare(self, orphan: _Orphan, sid: str) -> None:
@@ -373,14 +376,16 @@ class NotificationRouter:
         except (AlreadyStoppedError, NotFoundError):
             pass  # it ended meanwhile
         except Exception as exc:  # logged: the receiver's handler must not fail
-            logger.warning("agora could not stop a lost start's recording sid=%s error=%s", sid, type(exc).__name__)
+            logger.warning(
+                "agora could not stop a lost start's recording sid=%s error=%s", log_safe(sid), type(exc).__name__
+            )
             return
         self._counts["reclaimed"] += 1
         logger.warning(
             "agora stopped a recording whose start answer was lost cname=%s uid=%s sid=%s",
-            orphan.cname,
-            orphan.uid,
-            sid,
+            log_safe(orphan.cname),
+            log_safe(orphan.uid),
+            log_safe(sid),
         )
 
     # -- the hooks: a start's outcome turned unknown ------------------------------------------------------------------
@@ -488,8 +493,8 @@ async def orphan_start(
             logger.warning(
                 "agora start's caller went away and its outcome is unknown; a recording may run "
                 "cname=%s uid=%s error=%s",
-                cname,
-                uid,
+                log_safe(cname),
+                log_safe(uid),
                 type(exchange.error).__name__,
             )
             await bare_unknown(client.keeper, resource_id=resource_id, mode=mode, cname=cname, uid=uid)
@@ -497,17 +502,17 @@ async def orphan_start(
     started = exchange.result
     logger.warning(
         "agora start answered after its caller went away; stopping the recording cname=%s uid=%s sid=%s",
-        cname,
-        uid,
-        started.sid,
+        log_safe(cname),
+        log_safe(uid),
+        log_safe(started.sid),
     )
     try:
         await client.stop(resource_id=started.resource_id, sid=started.sid, mode=mode, cname=cname, uid=uid)
     except Exception as exc:  # logged: nobody is left to raise it to
         logger.warning(
             "agora could not stop a recording whose starter went away cname=%s uid=%s sid=%s error=%s",
-            cname,
-            uid,
-            started.sid,
+            log_safe(cname),
+            log_safe(uid),
+            log_safe(started.sid),
             type(exc).__name__,
         )

@@ -13,6 +13,7 @@ from agora_recording._errors import (
     AlreadyStoppedError,
     APITimeoutError,
     NotFoundError,
+    log_safe,
 )
 from agora_recording._notifications import session_done
 from agora_recording._session_calls import RecordingCalls
@@ -57,10 +58,10 @@ class StopSide(RecordingCalls, HandOff):
         logger.warning(
             "agora session %s cname=%s uid=%s sid=%s resource_id=%s error=%s status=%s code=%s",
             what,
-            self._cname,
-            self._uid,
-            self._sid,
-            self._resource_id,
+            log_safe(self._cname),
+            log_safe(self._uid),
+            log_safe(self._sid),
+            log_safe(self._resource_id),
             type(exc).__name__ if exc is not None else None,
             getattr(exc, "status_code", None),
             getattr(exc, "code", None),
