@@ -76,7 +76,8 @@ class CloudRecordingClient(EndpointCalls, StoreSide):
     * ``max_response_bytes`` (default :data:`DEFAULT_MAX_RESPONSE_BYTES`, 4 MiB): the largest answer body read, counted
       after decompression; a larger one raises :class:`ResponseTooLargeError` and its connection is closed.
     * ``rate_limiter``: by default the process-wide limiter of this Customer ID (10 requests per second, shared by
-      every client with the same credentials); with an injected ``clock``/``sleep``, a private ``TokenBucket`` on
+      every client of the process with the same Customer ID, also clients that do not overlap: it outlives them);
+      with an injected ``clock``/``sleep``, a private ``TokenBucket`` on
       that clock. Pass your own, or ``Unlimited()`` to disable limiting in tests.
     * ``clock`` (monotonic seconds) and ``sleep`` (backoff waits) are injectable so tests can move time.
     * ``session_store``: a :class:`SessionStore` (``MemorySessionStore``, ``agora_recording.redis.RedisSessionStore``)
