@@ -23,13 +23,15 @@ import httpx
 
 from agora_recording._errors import InvalidRequestError
 
-__all__ = ["ACCEPT_ENCODING", "BODY_TOO_LARGE", "BODY_UNDECODABLE", "RequestBody", "read_body"]
+__all__ = ["ACCEPT_ENCODING", "BODY_TOO_LARGE", "BODY_UNDECODABLE", "MAX_ENCODINGS", "RequestBody", "read_body"]
 
 ACCEPT_ENCODING = "gzip, deflate"
 """The encodings :func:`read_body` decodes, sent as ``Accept-Encoding`` (httpx would add ``br``/``zstd``)."""
 
 BODY_TOO_LARGE = "too_large"
 BODY_UNDECODABLE = "undecodable"
+MAX_ENCODINGS = 4
+"""At most this many stacked ``Content-Encoding`` layers are decoded; more is :data:`BODY_UNDECODABLE`."""
 _STEP = 64 * 1024  # decompressed bytes produced per step
 
 
@@ -102,24 +104,34 @@ def _decoders(content_encoding: str | None) -> list[_Inflater] | None:
             continue
         if token not in ("gzip", "x-gzip", "deflate"):
             return None
+        if len(steps) == MAX_ENCODINGS:  # no server stacks more; a hostile one could stack thousands
+            return None
         steps.append(_Inflater(token))
     return steps
 
 
 def _run(stages: list[_Inflater], data: bytes, index: int = 0) -> Iterator[bytes]:
+    """``data`` through ``stages[index:]``, lazily; a loop over a stack, not one recursion per layer."""
     if index == len(stages):
         yield data
         return
-    for piece in stages[index].feed(data):
-        yield from _run(stages, piece, index + 1)
+    stack = [(index, stages[index].feed(data))]
+    while stack:
+        level, pieces = stack[-1]
+        piece = next(pieces, None)
+        if piece is None:
+            stack.pop()
+        elif level + 1 == len(stages):
+            yield piece
+        else:
+            stack.append((level + 1, stages[level + 1].feed(piece)))
 
 
 def _flush(stages: list[_Inflater], index: int = 0) -> Iterator[bytes]:
-    if index == len(stages):
-        return
-    for piece in stages[index].flush():
-        yield from _run(stages, piece, index + 1)
-    yield from _flush(stages, index + 1)
+    """Flush each stage from ``index`` on, in order, passing what it releases through the stages after it."""
+    for level in range(index, len(stages)):
+        for piece in stages[level].flush():
+            yield from _run(stages, piece, level + 1)
 
 
 async def read_body(response: httpx.Response, limit: int) -> tuple[bytes, str | None]:

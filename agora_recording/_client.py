@@ -50,7 +50,7 @@ from agora_recording.models._requests import (
     AcquireClientRequest,
     ClientRequest,
 )
-from agora_recording.models._validation import check_non_empty
+from agora_recording.models._validation import check_id, check_non_empty
 
 __all__ = ["SEND_OBSERVER", "CloudRecordingClient"]
 
@@ -76,7 +76,8 @@ class CloudRecordingClient(EndpointCalls, StoreSide):
     * ``max_response_bytes`` (default :data:`DEFAULT_MAX_RESPONSE_BYTES`, 4 MiB): the largest answer body read, counted
       after decompression; a larger one raises :class:`ResponseTooLargeError` and its connection is closed.
     * ``rate_limiter``: by default the process-wide limiter of this Customer ID (10 requests per second, shared by
-      every client with the same credentials); with an injected ``clock``/``sleep``, a private ``TokenBucket`` on
+      every client of the process with the same Customer ID, also clients that do not overlap: it outlives them);
+      with an injected ``clock``/``sleep``, a private ``TokenBucket`` on
       that clock. Pass your own, or ``Unlimited()`` to disable limiting in tests.
     * ``clock`` (monotonic seconds) and ``sleep`` (backoff waits) are injectable so tests can move time.
     * ``session_store``: a :class:`SessionStore` (``MemorySessionStore``, ``agora_recording.redis.RedisSessionStore``)
@@ -116,7 +117,7 @@ class CloudRecordingClient(EndpointCalls, StoreSide):
         session_store: SessionStore | None = None,
         store_timeout: float = DEFAULT_STORE_TIMEOUT,
     ) -> None:
-        self._app_id = check_non_empty(app_id, field="app_id")
+        self._app_id = check_id(app_id, field="app_id")  # it goes into every URL
         check_non_empty(customer_id, field="customer_id")
         check_non_empty(customer_secret, field="customer_secret")
         # Built first, then the secret is dropped from this frame: an error raised below (an invalid option) must not

@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 
 import attrs
 import cattrs
+import cattrs.cols
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from agora_recording._errors import InvalidRequestError, ResponseFormatError
@@ -464,10 +465,50 @@ _LABEL_RE = re.compile(r"^(?P<cls>[A-Za-z_][A-Za-z0-9_]*)\.(?P<name>[a-z_0-9]+) 
 _Segment = str | int
 
 
+def _typed_requests(conv: cattrs.Converter) -> cattrs.Converter:
+    """``conv`` reading requests by their schema's types: where it has a string, only a string (a number is not
+    quietly turned into one); where it has an array, only an array (cattrs would split a string into its
+    characters: ``"subscribeAudioUids": "123"`` would subscribe to uids 1, 2 and 3). Responses keep the lenient
+    converters above."""
+
+    def typed_str(value: Any, _: Any = None) -> str:
+        if isinstance(value, str):
+            return value
+        raise TypeError(f"expected a string, got {_short(value)}")
+
+    optional_str = _optional(typed_str)
+    conv.register_structure_hook(str, typed_str)
+    conv.register_structure_hook(typing.Optional[str], optional_str)  # noqa: UP045 - both spellings
+    conv.register_structure_hook(str | None, optional_str)
+
+    def is_array(tp: Any) -> bool:
+        args = typing.get_args(tp)
+        return typing.get_origin(tp) is tuple and len(args) == 2 and args[1] is Ellipsis
+
+    def array_hook(tp: Any) -> Callable[[Any, Any], Any]:
+        base = cattrs.cols.homogenous_tuple_structure_factory(tp, conv)
+
+        def hook(value: Any, type_: Any) -> Any:
+            if not isinstance(value, (list, tuple)):
+                raise TypeError(f"expected an array, got {_JSON_TYPES.get(type(value), type(value).__name__)}")
+            return base(value, type_)
+
+        return hook
+
+    conv.register_structure_hook_factory(is_array, array_hook)
+    return conv
+
+
+_JSON_TYPES = {str: "a string", int: "a number", float: "a number", bool: "a boolean", dict: "an object"}
+_request_converter = _typed_requests(make_converter(strict=True, detailed=True))
+
+
 def request_from_wire(cls: type[T], data: Any) -> T:
     """Structure a request body written as Agora's wire JSON (camelCase keys) into the request model ``cls``.
 
-    Strict: an unknown key is an error (a typo must not silently drop a setting). The models' validators run as
+    Strict: an unknown key is an error (a typo must not silently drop a setting), and so is a value of another JSON
+    type than the schema's: a string where it has an array (never split into characters), a number where it has a
+    string (never quietly converted). The models' validators run as
     for any request. Every problem raises one :class:`~agora_recording.InvalidRequestError` whose ``field`` is the
     JSON path of the first problem (``$.recordingConfig.maxIdleTime``) and whose ``rule`` says what is wrong (and
     lists up to four more problems with their paths). Mode-dependent rules are not checked here; a path for their
@@ -476,7 +517,7 @@ def request_from_wire(cls: type[T], data: Any) -> T:
     Example: ``request_from_wire(ClientRequest, json.load(file))``.
     """
     try:
-        return strict_converter.structure(data, cls)
+        return _request_converter.structure(data, cls)
     except InvalidRequestError as exc:  # a validator of the top-level class itself
         raise InvalidRequestError(_append("$", _label_wire(exc.field)), exc.rule) from None
     except Exception as exc:

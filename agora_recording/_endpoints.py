@@ -16,6 +16,7 @@ from agora_recording._errors import (
     InvalidRequestError,
     ServerError,
     StartOutcomeUnknownError,
+    log_safe,
 )
 from agora_recording._notifications import bare_unknown, orphan_start
 from agora_recording._requester import Requester, quote
@@ -46,7 +47,7 @@ from agora_recording.models._rules import (
     check_update_layout_mode,
     check_update_request,
 )
-from agora_recording.models._validation import check_cname, check_non_empty, check_uid
+from agora_recording.models._validation import check_cname, check_id, check_uid
 
 logger = logging.getLogger("agora_recording")
 
@@ -113,8 +114,8 @@ class EndpointCalls:
 
         A start whose answer is lost is resent with the same parameters (safe: one resourceId starts at most one
         recording). If the resend answers code 7, :class:`StartOutcomeUnknownError` says a recording runs whose sid
-        was never received. A first answer of code 7 raises :class:`AlreadyStartedError`; code 433 raises
-        :class:`ResourceExpiredError`.
+        was never received (code 433 on a resend, after the five minutes passed, raises it too: a recording may run).
+        A first answer of code 7 raises :class:`AlreadyStartedError`; code 433 raises :class:`ResourceExpiredError`.
 
         The start runs in the client's own task (inside ``async with client``): if the caller is cancelled after
         the start was sent (natively, or through anyio before the answer), the client waits for the answer and
@@ -142,7 +143,7 @@ class EndpointCalls:
                 await bare_unknown(self._keeper, resource_id=resource_id, mode=mode, cname=cname, uid=uid)
                 raise
         mode = check_mode(mode)
-        check_non_empty(resource_id, field="resource_id")
+        check_id(resource_id, field="resource_id")
         check_start_request(mode, client_request)
         body = self._body(cname, uid, web=mode is Mode.WEB, client_request=client_request)
         path = f"{self._prefix}/resourceid/{quote(resource_id, safe='')}/mode/{mode.value}/start"
@@ -307,9 +308,9 @@ class EndpointCalls:
             logger.warning(
                 "agora stop failed after its caller went away; the recording may still run "
                 "cname=%s uid=%s sid=%s error=%s status=%s code=%s",
-                cname,
-                uid,
-                sid,
+                log_safe(cname),
+                log_safe(uid),
+                log_safe(sid),
                 type(exchange.error).__name__,
                 getattr(exchange.error, "status_code", None),
                 getattr(exchange.error, "code", None),
@@ -324,6 +325,6 @@ class EndpointCalls:
         )
 
     def _sid_path(self, resource_id: str, sid: str, mode: Mode) -> str:
-        check_non_empty(resource_id, field="resource_id")
-        check_non_empty(sid, field="sid")
+        check_id(resource_id, field="resource_id")
+        check_id(sid, field="sid")
         return f"{self._prefix}/resourceid/{quote(resource_id, safe='')}/sid/{quote(sid, safe='')}/mode/{mode.value}"

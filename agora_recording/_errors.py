@@ -84,6 +84,22 @@ def _escaped(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
+MAX_LOGGED_ID_CHARS = 2048
+
+
+def log_safe(value: object) -> object:
+    """A server-, store- or notification-provided value (sid, resourceId, cname, uid) fit for a log line.
+
+    Escaped as errors escape Agora's reason and request id (a newline appears as ``\\n``, an ANSI escape as
+    ``\\x1b``), so a hostile id cannot forge log lines, and capped at 2048 characters. ``None`` and non-strings are
+    returned as they are (their ``%s`` form is the library's own).
+    """
+    if not isinstance(value, str):
+        return value
+    text = _escaped(value[: MAX_LOGGED_ID_CHARS + 1])
+    return text if len(text) <= MAX_LOGGED_ID_CHARS else text[:MAX_LOGGED_ID_CHARS] + "..."
+
+
 def clean_request_id(value: str | None) -> str | None:
     """An ``X-Request-Id`` fit for a message: at most 128 characters, control characters escaped."""
     if value is None:
@@ -310,18 +326,25 @@ class AlreadyStartedError(APIStatusError):
 
 
 class StartOutcomeUnknownError(AlreadyStartedError):
-    """A start was resent after a lost answer, and the resend got code 7.
+    """A start was resent after a lost answer, and the resend got code 7 (or code 433).
 
-    A recording was started with ``resource_id`` but its sid was never received. It is running (and billed)
-    until Agora's ``maxIdleTime`` ends it; it cannot be stopped without its sid.
+    Code 7: a recording was started with ``resource_id`` but its sid was never received. Code 433 (the resend came
+    after the resourceId's five minutes): the first send may have started one. Such a recording runs (and is
+    billed) until Agora's ``maxIdleTime`` ends it; it cannot be stopped without its sid.
     """
 
     def _describe(self) -> str:
-        return (
-            "start: a recording was started but its sid was never received "
-            "(the answer was lost and the resend got code 7 'already started'); "
-            f"resourceId {self.resource_id!r}. " + super()._describe()
-        )
+        if self.code == CODE_RESOURCE_EXPIRED:
+            what = (
+                "start: a recording may have started but its sid was never received "
+                "(the answer was lost and the resend got code 433 'resource expired'); "
+            )
+        else:
+            what = (
+                "start: a recording was started but its sid was never received "
+                "(the answer was lost and the resend got code 7 'already started'); "
+            )
+        return what + f"resourceId {self.resource_id!r}. " + super()._describe()
 
 
 class ServerError(APIStatusError):

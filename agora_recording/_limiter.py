@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import math
 import threading
-import weakref
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from typing import Protocol, runtime_checkable
@@ -365,7 +364,10 @@ class Unlimited:
         self._holds += 1
 
 
-_registry: weakref.WeakValueDictionary[str, TokenBucket] = weakref.WeakValueDictionary()
+# Strong references: a limiter dropped by its last client must still remember its recent grants and any 429 hold,
+# or the next client of the same account would start with a fresh burst (one client per web request: 20 in 1 s).
+# One limiter per key for the life of the process: its grant log holds at most ``int(rate)`` times.
+_registry: dict[str, TokenBucket] = {}
 _registry_lock = threading.Lock()
 
 
@@ -375,15 +377,17 @@ def shared_limiter(
     """The process-wide :class:`TokenBucket` for ``key`` (the Customer ID), created on first use.
 
     Every client of the process built with the same key shares one limiter, because Agora counts requests per
-    account or App ID, not per client. The registry holds limiters weakly: once no client references a limiter,
-    it is dropped, and the next call creates a fresh one. The key is not logged and does not appear in the
-    limiter's ``repr``.
+    account or App ID, not per client. The registry keeps each key's limiter for the life of the process, also
+    when no client references it any more: the limit holds across clients that do not overlap (one short-lived
+    client per web request never gets a fresh burst while the last one's grants are within the window), and a 429
+    hold carries over to the next client. Memory is one limiter per distinct key (its grant log holds at most
+    ``int(rate)`` times). The key is not logged and does not appear in the limiter's ``repr``.
 
     The shared limiter runs on the real clock. Like every :class:`TokenBucket` it is not thread-safe: clients
     that share a key should live on one event loop.
 
-    Raises :class:`~agora_recording.InvalidRequestError` for a bad argument, or when a live limiter for ``key``
-    already exists with a different ``rate``, ``per`` or ``margin``.
+    Raises :class:`~agora_recording.InvalidRequestError` for a bad argument, or when the limiter for ``key``
+    was created (earlier in the life of the process) with a different ``rate``, ``per`` or ``margin``.
     """
     if not isinstance(key, str) or not key:
         raise InvalidRequestError("key", "must be a non-empty string")

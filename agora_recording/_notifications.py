@@ -17,7 +17,14 @@ to its dispatch point. For every accepted Cloud Recording notification that carr
    ``max_entries``), since it often arrives before the client has finished retrying the start; the start that turns
    unknown later looks there first.
 
-A sid that a live session of this client owns, or that Agora has reported ended, is never adopted.
+A sid that a live session of this client owns, that a session of this client stopped or handed off, or that Agora
+has reported ended, is never adopted. And a sid is adopted (or stopped) for a lost start only once Agora confirms
+that it belongs to that start: a ``query`` with the start's resourceId and the notified sid (one attempt, at most
+:data:`CONFIRM_DEADLINE` seconds) must answer. Notifications carry no resourceId, so (cname, uid) alone could
+match an earlier recording of the same channel and uid (a late ``uploaded`` after its stop, another process's
+recording); Agora refuses a query whose resourceId and sid do not belong together. A sid the query does not confirm
+is not adopted (a WARNING says so); the start keeps waiting, and the next notification of its own sid is checked in
+turn. A notification that says a recording ended does not end a waiting start either: its sid is not confirmed.
 
 Dependencies: imports the keeper, the session state and the models; the session and the client call its hooks
 (``outcome_unknown``, ``owner_gone``, ``bare_unknown``), which do nothing when no receiver was attached.
@@ -25,6 +32,7 @@ Dependencies: imports the keeper, the session state and the models; the session 
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import weakref
@@ -35,13 +43,17 @@ import attrs
 
 from agora_recording._clock import Clock
 from agora_recording._errors import (
+    AgoraError,
     AlreadyStoppedError,
     APIStatusError,
     APITimeoutError,
     InvalidRequestError,
     NotFoundError,
     StartOutcomeUnknownError,
+    log_safe,
 )
+from agora_recording._limiter import Sleep
+from agora_recording._session_guard import within
 from agora_recording._session_keeper import Keeper
 from agora_recording._session_resource import ResourceSide
 from agora_recording._session_state import SessionState
@@ -53,6 +65,7 @@ from agora_recording.models._responses import StopResponse
 RecordingSession = Any
 
 __all__ = [
+    "CONFIRM_DEADLINE",
     "DEFAULT_RECENT_MAX_ENTRIES",
     "DEFAULT_RECENT_TTL",
     "NotificationRouter",
@@ -64,6 +77,7 @@ __all__ = [
     "outcome_unknown",
     "owner_gone",
     "router_for",
+    "session_done",
 ]
 
 logger = logging.getLogger("agora_recording")
@@ -72,6 +86,8 @@ DEFAULT_RECENT_TTL = 300.0
 """Seconds a notification no start was waiting for is kept (and an unknown start waits for its sid)."""
 DEFAULT_RECENT_MAX_ENTRIES = 10_000
 """At most this many kept notifications, and as many waiting starts; past it the oldest go first."""
+CONFIRM_DEADLINE = 30.0
+"""Seconds the ``query`` that confirms a notified sid for a lost start may take (one attempt, no retries)."""
 
 _CLOUD_RECORDING = 3
 _SESSION_EXIT = 11
@@ -81,18 +97,27 @@ _GONE_BITS = 4 | 16  # leaveCode: no users for maxIdleTime, or the recorder was 
 _ROUTERS: weakref.WeakKeyDictionary[Keeper, NotificationRouter] = weakref.WeakKeyDictionary()
 
 
-class _Client(Protocol):
-    """What the router needs from a client: its keeper, its clock and the stop endpoint."""
+class _Stopper(Protocol):
+    """What :func:`orphan_start` needs from a client: its keeper and the stop endpoint."""
 
     @property
     def keeper(self) -> Keeper: ...  # the protocol's members are documented on the client
 
-    @property
-    def clock(self) -> Clock: ...
-
     async def stop(
         self, *, resource_id: str, sid: str, mode: Mode | str, cname: str, uid: str | int
     ) -> StopResponse: ...
+
+
+class _Client(_Stopper, Protocol):
+    """What the router needs from a client: also its clock and sleep, and the query endpoint."""
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def sleep(self) -> Sleep: ...
+
+    async def query(self, *, resource_id: str, sid: str, mode: Mode | str, retries: int | None = None) -> Any: ...
 
 
 class NotifiedSide(ResourceSide):
@@ -148,6 +173,8 @@ class _Orphan:
     session: RecordingSession | None = None  # None: a bare client.start()
     owner_gone: bool = False
     at: float = 0.0
+    claimed: bool = False  # a confirmed sid was taken (adopted or stopped): the orphan is done
+    rejected: set[str] = attrs.Factory(set)  # sids Agora said are not this start's (a 4xx to the query)
 
 
 def _ended(event: Any) -> bool:
@@ -240,7 +267,7 @@ class NotificationRouter:
         if not cname or uid is None:
             return
         key = (cname, uid)
-        orphan = self._waiting.pop(key, None)
+        orphan = self._waiting.get(key)
         if orphan is None:
             if not ended:
                 self._recent[key] = (sid, self._client.clock())
@@ -248,7 +275,7 @@ class NotificationRouter:
                 self._purge()
             return
         if ended:
-            return  # the orphan ended by itself: nothing left to stop
+            return  # an unconfirmed sid ended: not a reason to stop waiting (it may be an earlier recording's)
         await self._claim(orphan, sid, event)
 
     def _exit(self, session: RecordingSession) -> None:
@@ -260,12 +287,45 @@ class NotificationRouter:
         self._counts["exited"] += 1
         logger.info(
             "agora session ended by Agora (notification) cname=%s uid=%s sid=%s",
-            session.cname,
-            session.uid,
-            session.sid,
+            log_safe(session.cname),
+            log_safe(session.uid),
+            log_safe(session.sid),
         )
 
+    async def _confirms(self, orphan: _Orphan, sid: str) -> bool:
+        """True when Agora answers a query with the orphan's resourceId and ``sid``: the sid is that start's."""
+        if orphan.resource_id is None or sid in orphan.rejected:
+            return False
+        query = functools.partial(self._client.query, resource_id=orphan.resource_id, sid=sid, mode=orphan.mode)
+        failure: str
+        try:
+            answer = await within(self._client.sleep, CONFIRM_DEADLINE, functools.partial(query, retries=0))
+        except AgoraError as exc:
+            status = getattr(exc, "status_code", None)
+            if isinstance(exc, APIStatusError) and 400 <= exc.status_code < 500 and exc.status_code not in (404, 429):
+                orphan.rejected.add(sid)  # Agora says the pair does not belong together (e.g. code 1003)
+            failure = f"{type(exc).__name__} status={status} code={getattr(exc, 'code', None)}"
+        else:
+            if answer is not None:
+                return True
+            failure = f"no answer within {CONFIRM_DEADLINE:.0f} s"
+        logger.warning(
+            "agora did not adopt a notified sid for a lost start: the query did not confirm it "
+            "cname=%s uid=%s sid=%s error=%s",
+            log_safe(orphan.cname),
+            log_safe(orphan.uid),
+            log_safe(sid),
+            failure,
+        )
+        return False
+
     async def _claim(self, orphan: _Orphan, sid: str, event: Any) -> None:
+        if orphan.claimed or not await self._confirms(orphan, sid) or orphan.claimed:
+            return  # claimed by another notification meanwhile, or not confirmed (the orphan keeps waiting)
+        orphan.claimed = True
+        key = (orphan.cname, orphan.uid)
+        if self._waiting.get(key) is orphan:
+            del self._waiting[key]
         self._remember_done(sid)
         session = orphan.session
         if session is not None:
@@ -274,13 +334,14 @@ class NotificationRouter:
             session._sid = sid
             session._started_at = self._client.clock()
             session._state = SessionState.RECORDING
-            session._last_notification = event
+            if event is not None:
+                session._last_notification = event
             self._counts["adopted"] += 1
             logger.info(
                 "agora session adopted its sid from a notification cname=%s uid=%s sid=%s",
-                orphan.cname,
-                orphan.uid,
-                sid,
+                log_safe(orphan.cname),
+                log_safe(orphan.uid),
+                log_safe(sid),
             )
             if orphan.owner_gone:
                 await self._stop_session(session)
@@ -292,15 +353,17 @@ class NotificationRouter:
             await session.stop()
         except Exception as exc:  # logged: the receiver's handler must not fail
             logger.warning(
-                "agora could not stop an adopted recording nobody owns sid=%s error=%s", session.sid, type(exc).__name__
+                "agora could not stop an adopted recording nobody owns sid=%s error=%s",
+                log_safe(session.sid),
+                type(exc).__name__,
             )
         else:
             self._counts["reclaimed"] += 1
             logger.warning(
                 "agora stopped an adopted recording whose owner had gone cname=%s uid=%s sid=%s",
-                session.cname,
-                session.uid,
-                session.sid,
+                log_safe(session.cname),
+                log_safe(session.uid),
+                log_safe(session.sid),
             )
 
     async def _stop_bare(self, orphan: _Orphan, sid: str) -> None:
@@ -313,14 +376,16 @@ class NotificationRouter:
         except (AlreadyStoppedError, NotFoundError):
             pass  # it ended meanwhile
         except Exception as exc:  # logged: the receiver's handler must not fail
-            logger.warning("agora could not stop a lost start's recording sid=%s error=%s", sid, type(exc).__name__)
+            logger.warning(
+                "agora could not stop a lost start's recording sid=%s error=%s", log_safe(sid), type(exc).__name__
+            )
             return
         self._counts["reclaimed"] += 1
         logger.warning(
             "agora stopped a recording whose start answer was lost cname=%s uid=%s sid=%s",
-            orphan.cname,
-            orphan.uid,
-            sid,
+            log_safe(orphan.cname),
+            log_safe(orphan.uid),
+            log_safe(sid),
         )
 
     # -- the hooks: a start's outcome turned unknown ------------------------------------------------------------------
@@ -339,26 +404,22 @@ class NotificationRouter:
         self._waiting.move_to_end(key)
         self._purge()
 
-    def session_unknown(self, session: RecordingSession) -> None:
-        """``session``'s start turned unknown: adopt a kept sid now, or wait for one."""
-        key = (session.cname, session.uid)
-        sid = self._take_recent(key)
-        if sid is not None:
-            self._remember_done(sid)
-            session._sid = sid
-            session._started_at = self._client.clock()
-            session._state = SessionState.RECORDING
-            self._counts["adopted"] += 1
-            return
-        self._wait(
-            _Orphan(
-                cname=session.cname,
-                uid=session.uid,
-                resource_id=session.resource_id,
-                mode=session.mode,
-                session=session,
-            )
+    async def session_unknown(self, session: RecordingSession) -> None:
+        """``session``'s start turned unknown: adopt a kept sid once Agora confirms it, or wait for one."""
+        orphan = _Orphan(
+            cname=session.cname, uid=session.uid, resource_id=session.resource_id, mode=session.mode, session=session
         )
+        sid = self._take_recent((orphan.cname, orphan.uid))
+        self._wait(orphan)
+        if sid is not None:
+            await self._claim(orphan, sid, None)
+
+    def session_done(self, sid: str) -> None:
+        """A session of this client stopped, or was handed off, with ``sid``: no lost start may adopt it."""
+        self._remember_done(sid)
+        for key, (kept, _) in list(self._recent.items()):
+            if kept == sid:
+                del self._recent[key]
 
     def session_owner_gone(self, session: RecordingSession) -> None:
         """Nobody will stop ``session`` (still unknown): the sid, when it comes, is stopped at once."""
@@ -370,11 +431,9 @@ class NotificationRouter:
         """A bare ``client.start()``'s outcome is unknown: stop the kept sid now, or wait for one."""
         orphan = _Orphan(cname=cname, uid=uid, resource_id=resource_id, mode=mode, owner_gone=True)
         sid = self._take_recent((cname, uid))
-        if sid is not None:
-            self._remember_done(sid)
-            await self._stop_bare(orphan, sid)
-            return
         self._wait(orphan)
+        if sid is not None:
+            await self._claim(orphan, sid, None)
 
 
 # -- the module-level hooks (no-ops when no receiver was attached to the client) ---------------------------------------
@@ -394,11 +453,18 @@ def attach(client: _Client, **options: Any) -> NotificationRouter:
     return router
 
 
-def outcome_unknown(session: RecordingSession, keeper: Keeper) -> None:
-    """Hook: ``session``'s start ended ``unknown``."""
+async def outcome_unknown(session: RecordingSession, keeper: Keeper) -> None:
+    """Hook: ``session``'s start ended ``unknown`` (a kept sid is confirmed with a query, shielded and bounded)."""
     router = _ROUTERS.get(keeper)
     if router is not None and session.state is SessionState.UNKNOWN:
-        router.session_unknown(session)
+        await router.session_unknown(session)
+
+
+def session_done(session: RecordingSession, keeper: Keeper) -> None:
+    """Hook: ``session`` stopped or was handed off; its sid is never adopted by a lost start of this client."""
+    router = _ROUTERS.get(keeper)
+    if router is not None and session.sid is not None:
+        router.session_done(session.sid)
 
 
 def owner_gone(session: RecordingSession, keeper: Keeper) -> None:
@@ -416,7 +482,7 @@ async def bare_unknown(keeper: Keeper, *, resource_id: str, mode: Mode | str, cn
 
 
 async def orphan_start(
-    client: _Client, exchange: Any, *, mode: Mode | str, cname: str, uid: str | int, resource_id: str
+    client: _Stopper, exchange: Any, *, mode: Mode | str, cname: str, uid: str | int, resource_id: str
 ) -> None:
     """A bare ``client.start()`` whose caller went away: stop what it started (no caller ever got its sid), or,
     when its outcome is unknown, say so and watch the notifications for its sid. (Moved here from ``_client``.)"""
@@ -427,8 +493,8 @@ async def orphan_start(
             logger.warning(
                 "agora start's caller went away and its outcome is unknown; a recording may run "
                 "cname=%s uid=%s error=%s",
-                cname,
-                uid,
+                log_safe(cname),
+                log_safe(uid),
                 type(exchange.error).__name__,
             )
             await bare_unknown(client.keeper, resource_id=resource_id, mode=mode, cname=cname, uid=uid)
@@ -436,17 +502,17 @@ async def orphan_start(
     started = exchange.result
     logger.warning(
         "agora start answered after its caller went away; stopping the recording cname=%s uid=%s sid=%s",
-        cname,
-        uid,
-        started.sid,
+        log_safe(cname),
+        log_safe(uid),
+        log_safe(started.sid),
     )
     try:
         await client.stop(resource_id=started.resource_id, sid=started.sid, mode=mode, cname=cname, uid=uid)
     except Exception as exc:  # logged: nobody is left to raise it to
         logger.warning(
             "agora could not stop a recording whose starter went away cname=%s uid=%s sid=%s error=%s",
-            cname,
-            uid,
-            started.sid,
+            log_safe(cname),
+            log_safe(uid),
+            log_safe(started.sid),
             type(exc).__name__,
         )

@@ -51,6 +51,7 @@ from agora_recording._retry import Decision, Outcome, RetryPolicy, decide
 from agora_recording._session_host import SEND_OBSERVER, TimeoutArg
 from agora_recording._session_keeper import Keeper
 from agora_recording.models._responses import StopResponse
+from agora_recording.models._validation import is_valid_id
 
 __all__ = ["PREFIX", "ROUTES", "Requester", "as_timeout", "quote"]
 
@@ -304,12 +305,17 @@ class Requester:
             if not isinstance(result, BaseException):
                 return result
             error = result
-            if isinstance(error, AlreadyStartedError) and (maybe_started or attempt > 1):
-                # Code 7 on a resend: one of our earlier attempts was processed, whatever it answered.
+            if (
+                isinstance(error, (AlreadyStartedError, ResourceExpiredError))
+                and endpoint == "start"
+                and (maybe_started or attempt > 1)
+            ):
+                # Code 7 on a resend: one of our earlier attempts was processed, whatever it answered. Code 433 on a
+                # resend: the resourceId's five minutes ended since, so it does not say what the earlier one did.
                 raise StartOutcomeUnknownError(
                     resource_id=resource_id,
                     endpoint=endpoint,
-                    status_code=error.status_code,
+                    status_code=error.status_code or 400,
                     code=error.code,
                     reason=error.reason,
                     request_id=error.request_id,
@@ -484,11 +490,15 @@ def _not_about(
     would otherwise read as success: a stop taken as done while the recording runs and bills.
     """
     if endpoint == "acquire":
-        return None if result.resource_id else "the answer has an empty resourceId"
+        if not result.resource_id:
+            return "the answer has an empty resourceId"
+        return None if is_valid_id(result.resource_id) else "the answer's resourceId is not an id Agora issues"
     if resource_id is not None and result.resource_id != resource_id:
         return "the answer's resourceId is missing or not this request's; it is not Agora's answer to it"
     if endpoint == "start":
-        return None if result.sid else "the answer has no sid; the recording may or may not have started"
+        if not result.sid:
+            return "the answer has no sid; the recording may or may not have started"
+        return None if is_valid_id(result.sid) else "the answer's sid is not an id Agora issues (not visible ASCII)"
     if sid is not None and result.sid != sid:
         return "the answer's sid is missing or not this request's; it is not Agora's answer to it"
     if endpoint == "stop" and not isinstance(data.get("serverResponse"), Mapping):

@@ -263,7 +263,7 @@ class RecordingSession(StopSide):
                 self._state = SessionState.FAILED if _refused(exc) else SessionState.UNKNOWN
             if self._state is not SessionState.UNKNOWN:
                 self._client.keeper.release(self)
-            outcome_unknown(self, self._client.keeper)  # a notification may already carry the sid
+            await outcome_unknown(self, self._client.keeper)  # a notification may carry the sid (shielded, bounded)
             self._store_mark()
             raise
         self._sid = response.sid

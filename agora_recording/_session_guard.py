@@ -28,12 +28,17 @@ T = TypeVar("T")
 
 
 class SendState:
-    """Whether a request of the current start/stop may have left (reset after a clear refusal such as 433)."""
+    """Whether a request of the current start/stop may have left, and how many sends there were.
 
-    __slots__ = ("sent",)
+    ``sent`` is reset only after a clear refusal of the one send there was (433 on a first send); ``sends`` counts
+    every send (retries included) and is never reset.
+    """
+
+    __slots__ = ("sends", "sent")
 
     def __init__(self) -> None:
         self.sent = False
+        self.sends = 0
 
 
 class StaleAtSend(ResourceExpiredError):
@@ -63,10 +68,11 @@ async def guarded(
     """Run ``work()``; from its first send on, shield it from cancellation and bound it by ``seconds``.
 
     Before the first send the work can be cancelled if ``shield`` is False (nothing to clean up yet), and
-    ``before_send`` may refuse the send by raising. ``queue_limit`` (real clock only) bounds the wait before the
-    send. Returns ``None`` when a deadline cut the work short. On the real clock (``sleep is anyio.sleep``) the
-    deadline is the cancel scope's own; with an injected clock a watchdog, started at the send inside the shield,
-    sleeps through ``sleep``.
+    ``before_send`` may refuse that first send by raising. It is not called before a resend: once a request may
+    have left, refusing its resend would abandon whatever the first one did. ``queue_limit`` (real clock only)
+    bounds the wait before the send. Returns ``None`` when a deadline cut the work short. On the real clock
+    (``sleep is anyio.sleep``) the deadline is the cancel scope's own; with an injected clock a watchdog, started at
+    the send inside the shield, sleeps through ``sleep``.
     """
     real_clock = sleep is anyio.sleep
     result: list[T] = []
@@ -89,9 +95,10 @@ async def guarded(
 
         def on_send() -> None:
             nonlocal armed
-            if before_send is not None:
+            if before_send is not None and not armed:  # the first send only: a resend must go out as it is
                 before_send()
             sent.sent = True
+            sent.sends += 1
             if previous is not None:
                 previous()
             if armed:

@@ -34,7 +34,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import anyio
 from anyio.abc import TaskGroup
 
-from agora_recording._errors import APIConnectionError
+from agora_recording._errors import APIConnectionError, log_safe
 from agora_recording._session_state import SessionState
 
 __all__ = ["IN_EXCHANGE", "SEND_OBSERVER", "Exchange", "Keeper", "Owned"]
@@ -432,10 +432,10 @@ class Keeper:
             if state is SessionState.UNKNOWN:
                 logger.warning(
                     "agora session left running at client close cname=%s uid=%s sid=%s resource_id=%s reason=%s",
-                    session.cname,
-                    session.uid,
-                    session.sid,
-                    session.resource_id,
+                    log_safe(session.cname),
+                    log_safe(session.uid),
+                    log_safe(session.sid),
+                    log_safe(session.resource_id),
                     "the start's outcome is unknown (no sid): it cannot be stopped; it runs until maxRecordingHour",
                 )
         return live
@@ -447,9 +447,9 @@ class Keeper:
         except Exception as exc:  # logged: one session's failure must not stop the others
             logger.warning(
                 "agora session could not be stopped at client close cname=%s uid=%s sid=%s reason=%s status=%s code=%s",
-                session.cname,
-                session.uid,
-                session.sid,
+                log_safe(session.cname),
+                log_safe(session.uid),
+                log_safe(session.sid),
                 type(exc).__name__,
                 getattr(exc, "status_code", None),
                 getattr(exc, "code", None),
@@ -457,9 +457,9 @@ class Keeper:
         else:
             logger.warning(
                 "agora session stopped at client close cname=%s uid=%s sid=%s reason=%s",
-                session.cname,
-                session.uid,
-                session.sid,
+                log_safe(session.cname),
+                log_safe(session.uid),
+                log_safe(session.sid),
                 "still recording when the client closed (never stopped by its owner)",
             )
         finally:
@@ -472,8 +472,8 @@ class Keeper:
                 logger.warning(
                     "agora client garbage-collected without aclose(); a recording may still run "
                     "cname=%s uid=%s sid=%s state=%s",
-                    session.cname,
-                    session.uid,
-                    session.sid,
+                    log_safe(session.cname),
+                    log_safe(session.uid),
+                    log_safe(session.sid),
                     session.state.value,
                 )

@@ -5,8 +5,12 @@
 * The guard is checked right before start is sent: a resourceId older than ``RESOURCE_ID_TTL - expiry_margin`` is
   replaced by a fresh acquire (counted in ``reacquired``); with ``reacquire=False`` start raises
   :class:`ResourceExpiredError` without sending. A start that waited past the guard in the rate limiter's queue is
-  refused at the send (:class:`StaleAtSend`) and retried with a fresh resourceId. Code 433 from Agora: re-acquire
-  once and send again.
+  refused at its first send (:class:`StaleAtSend`) and retried with a fresh resourceId. Code 433 from Agora on the
+  first send: re-acquire once and send again.
+* Once a start may have left, the resourceId is never replaced: a start whose answer was lost is resent with the
+  same resourceId (one resourceId starts at most one recording), even past the guard. A resend answered with code 7
+  or 433, or not answered, is an unknown outcome (:class:`~agora_recording.StartOutcomeUnknownError`,
+  :class:`~agora_recording.APITimeoutError`): the session goes UNKNOWN and keeps watching for the sid.
 
 :class:`ResourceSide` is a slot-less base of :class:`~agora_recording.RecordingSession`, which holds the state.
 """
@@ -110,6 +114,7 @@ class ResourceSide:
                 await self._refresh_resource("resource id near expiry")
             resource_id = self._resource_id
             assert resource_id is not None
+            sends_before = sent.sends
             try:
                 response: StartResponse | None = await guarded(
                     self._client.sleep,
@@ -127,11 +132,15 @@ class ResourceSide:
                     before_send=self._check_fresh,
                 )
             except StaleAtSend:
+                if sent.sent:  # cannot happen (the guard runs before the first send only); never re-acquire then
+                    raise
                 continue  # queued past the guard: replace the resourceId and try again (nothing was sent)
             except ResourceExpiredError:
-                if not self._reacquire or self._reacquired >= 2:
+                # 433 on a resend is an unknown outcome (the requester raises StartOutcomeUnknownError for it); only a
+                # 433 answering the one send there was proves that nothing started.
+                if sent.sends - sends_before != 1 or not self._reacquire or self._reacquired >= 2:
                     raise
-                # Agora refused with 433: no recording started. A new resourceId, and a new send.
+                # Agora refused the one send with 433: no recording started. A new resourceId, and a new send.
                 sent.sent = False
                 await self._refresh_resource("agora code 433")
                 continue
@@ -144,6 +153,6 @@ class ResourceSide:
         raise ResourceExpiredError("start: the resourceId kept expiring before it could be sent", resource_id=None)
 
     def _check_fresh(self) -> None:
-        """Called right before start is sent: refuse to send a resourceId past the guard."""
+        """Called right before start is first sent: refuse to send a resourceId past the guard (never a resend)."""
         if self._stale():
             raise StaleAtSend()

@@ -13,12 +13,14 @@ from agora_recording._errors import (
     AlreadyStoppedError,
     APITimeoutError,
     NotFoundError,
+    log_safe,
 )
+from agora_recording._notifications import session_done
 from agora_recording._session_calls import RecordingCalls
 from agora_recording._session_guard import SendState, guarded, within
 from agora_recording._session_host import TimeoutArg
 from agora_recording._session_keeper import Exchange
-from agora_recording._session_snapshot import HandOff
+from agora_recording._session_snapshot import HandOff, SessionSnapshot
 from agora_recording._session_state import LIVE_STATES, SessionState
 from agora_recording.models._responses import (
     StartResponse,
@@ -36,14 +38,30 @@ class StopSide(RecordingCalls, HandOff):
     _pending: Exchange[StartResponse] | None
     _stop_lock: anyio.Lock | None
 
+    def snapshot(self) -> SessionSnapshot:
+        """The typed hand-off snapshot (no secret: no token, no storage keys) for another process or worker.
+
+        Rebuild it with :meth:`CloudRecordingClient.resume_session`. The clientRequest is not included (it holds
+        storage keys); pass it to ``resume_session`` if the resumed session has yet to start.
+
+        Taking a snapshot hands the session off: this client no longer owns it, so closing the client leaves the
+        recording running for whoever resumes the snapshot, and its sid is never adopted by a lost start of this
+        client. With a session store, the client also releases the session's record there (at once in the
+        background, and at the latest when it closes), so another worker can take it by key; ``await
+        client.hand_off(rec)`` does the same and waits for the store.
+        """
+        snapshot = super().snapshot()
+        session_done(self, self._client.keeper)
+        return snapshot
+
     def _warn(self, what: str, exc: BaseException | None = None) -> None:
         logger.warning(
             "agora session %s cname=%s uid=%s sid=%s resource_id=%s error=%s status=%s code=%s",
             what,
-            self._cname,
-            self._uid,
-            self._sid,
-            self._resource_id,
+            log_safe(self._cname),
+            log_safe(self._uid),
+            log_safe(self._sid),
+            log_safe(self._resource_id),
             type(exc).__name__ if exc is not None else None,
             getattr(exc, "status_code", None),
             getattr(exc, "code", None),
@@ -153,6 +171,7 @@ class StopSide(RecordingCalls, HandOff):
         self._stop_response = response
         self._state = SessionState.STOPPED
         self._client.keeper.release(self)
+        session_done(self, self._client.keeper)  # its late notifications are never taken for a lost start's
         await self._store_write()  # a stopped session leaves the store
         logger.info(
             "agora session stopped mode=%s already_stopped=%s no_recorded_data=%s",

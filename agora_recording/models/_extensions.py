@@ -69,7 +69,9 @@ class RtmpOutput:
 class RtmpPublishServiceParam:
     """``serviceParam`` of ``rtmp_publish_service``: at most one CDN output at a time."""
 
-    outputs: tuple[RtmpOutput, ...] = attrs.field(converter=to_tuple, validator=v.max_items(1))
+    outputs: tuple[RtmpOutput, ...] = attrs.field(
+        converter=to_tuple, validator=v.all_of(v.max_items(1), v.items_of(RtmpOutput))
+    )
 
     def __attrs_post_init__(self) -> None:
         if not self.outputs:
@@ -95,9 +97,10 @@ class VideoData:
 class ApiData:
     """``serviceParam.apiData`` of ApsaraVideo for VoD."""
 
-    video_data: VideoData
+    video_data: VideoData = attrs.field(validator=v.instance_of(VideoData, optional=False))
 
 
+@v.secret_safe
 @attrs.frozen(kw_only=True)
 class AliyunVodServiceParam:
     """``serviceParam`` of ``aliyun_vod_service`` (legacy; mix mode, no storageConfig or snapshots)."""
@@ -105,7 +108,7 @@ class AliyunVodServiceParam:
     access_key: str = attrs.field(repr=False, validator=v.all_of(v.required(), v.non_empty_str()))
     secret_key: str = attrs.field(repr=False, validator=v.all_of(v.required(), v.non_empty_str()))
     region_id: str = attrs.field(validator=v.all_of(v.required(), v.non_empty_str()))
-    api_data: ApiData
+    api_data: ApiData = attrs.field(validator=v.instance_of(ApiData, optional=False))
 
 
 ServiceParam = WebRecorderServiceParam | RtmpPublishServiceParam | AliyunVodServiceParam | Mapping[str, Any]
@@ -156,7 +159,9 @@ class ExtensionService:
 class ExtensionServiceConfig:
     """``extensionServiceConfig``: web page recording, RTMP push, ApsaraVideo for VoD."""
 
-    extension_services: tuple[ExtensionService, ...] = attrs.field(converter=to_tuple)
+    extension_services: tuple[ExtensionService, ...] = attrs.field(
+        converter=to_tuple, validator=v.items_of(ExtensionService)
+    )
     error_handle_policy: str | None = attrs.field(default=None, validator=v.one_of(("error_abort",)))
     api_version: str | None = attrs.field(default=None, validator=v.non_empty_str())
 

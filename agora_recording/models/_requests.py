@@ -136,10 +136,12 @@ class TranscodingConfig:
     background_image: str | None = attrs.field(default=None, validator=v.url(("http://", "https://")))
     default_user_background_image: str | None = attrs.field(default=None, validator=v.url(("http://", "https://")))
     layout_config: tuple[LayoutConfig, ...] | None = attrs.field(
-        default=None, converter=to_tuple, validator=v.max_items(MAX_LAYOUT_REGIONS)
+        default=None, converter=to_tuple, validator=v.all_of(v.max_items(MAX_LAYOUT_REGIONS), v.items_of(LayoutConfig))
     )
     background_config: tuple[BackgroundConfig, ...] | None = attrs.field(
-        default=None, converter=to_tuple, validator=v.max_items(MAX_LAYOUT_REGIONS)
+        default=None,
+        converter=to_tuple,
+        validator=v.all_of(v.max_items(MAX_LAYOUT_REGIONS), v.items_of(BackgroundConfig)),
     )
 
     def __attrs_post_init__(self) -> None:
@@ -151,6 +153,7 @@ class TranscodingConfig:
         _check_layout(self)
 
 
+@v.secret_safe
 @attrs.frozen(kw_only=True)
 class RecordingConfig:
     """How the recorder subscribes to the channel (``recordingConfig``)."""
@@ -164,7 +167,7 @@ class RecordingConfig:
     audio_profile: AudioProfile | int | None = attrs.field(default=None, validator=v.one_of(AudioProfile))
     video_stream_type: VideoStreamType | int | None = attrs.field(default=None, validator=v.one_of(VideoStreamType))
     max_idle_time: int | None = attrs.field(default=None, validator=v.int_range(5, 2_592_000))
-    transcoding_config: TranscodingConfig | None = None
+    transcoding_config: TranscodingConfig | None = attrs.field(default=None, validator=v.instance_of(TranscodingConfig))
     subscribe_audio_uids: tuple[str, ...] | None = attrs.field(default=None, converter=to_tuple, validator=v.uid_list())
     unsubscribe_audio_uids: tuple[str, ...] | None = attrs.field(
         default=None, converter=to_tuple, validator=v.uid_list(), metadata=wire("unSubscribeAudioUids")
@@ -237,6 +240,7 @@ class ExtensionParams:
 _STS_VENDORS = (Vendor.AMAZON_S3.value, Vendor.ALIBABA_CLOUD.value, Vendor.TENCENT_CLOUD.value)
 
 
+@v.secret_safe
 @attrs.frozen(kw_only=True)
 class StorageConfig:
     """Your cloud storage (``storageConfig``). Keys and the STS token never appear in ``repr`` or logs."""
@@ -251,7 +255,7 @@ class StorageConfig:
     file_name_prefix: tuple[str, ...] | None = attrs.field(
         default=None, converter=to_tuple, validator=v.file_name_prefix()
     )
-    extension_params: ExtensionParams | None = None
+    extension_params: ExtensionParams | None = attrs.field(default=None, validator=v.instance_of(ExtensionParams))
 
     def __attrs_post_init__(self) -> None:
         vendor = self.vendor.value if isinstance(self.vendor, Vendor) else self.vendor
@@ -312,11 +316,12 @@ class TranscodeAudio:
 class TranscodeOptions:
     """``transcodeOptions`` (postponed transcoding / audio mixing; legacy)."""
 
-    trans_config: TransConfig
-    container: TranscodeContainer | None = None
-    audio: TranscodeAudio | None = None
+    trans_config: TransConfig = attrs.field(validator=v.instance_of(TransConfig, optional=False))
+    container: TranscodeContainer | None = attrs.field(default=None, validator=v.instance_of(TranscodeContainer))
+    audio: TranscodeAudio | None = attrs.field(default=None, validator=v.instance_of(TranscodeAudio))
 
 
+@v.secret_safe
 @attrs.frozen(kw_only=True)
 class ClientRequest:
     """The ``clientRequest`` of start (and of acquire's ``startParameter``).
@@ -327,13 +332,17 @@ class ClientRequest:
     """
 
     token: str | None = _secret()
-    recording_config: RecordingConfig | None = None
-    recording_file_config: RecordingFileConfig | None = None
-    snapshot_config: SnapshotConfig | None = None
-    storage_config: StorageConfig | None = None
-    extension_service_config: ExtensionServiceConfig | None = None
-    apps_collection: AppsCollection | None = None
-    transcode_options: TranscodeOptions | None = None
+    recording_config: RecordingConfig | None = attrs.field(default=None, validator=v.instance_of(RecordingConfig))
+    recording_file_config: RecordingFileConfig | None = attrs.field(
+        default=None, validator=v.instance_of(RecordingFileConfig)
+    )
+    snapshot_config: SnapshotConfig | None = attrs.field(default=None, validator=v.instance_of(SnapshotConfig))
+    storage_config: StorageConfig | None = attrs.field(default=None, validator=v.instance_of(StorageConfig))
+    extension_service_config: ExtensionServiceConfig | None = attrs.field(
+        default=None, validator=v.instance_of(ExtensionServiceConfig)
+    )
+    apps_collection: AppsCollection | None = attrs.field(default=None, validator=v.instance_of(AppsCollection))
+    transcode_options: TranscodeOptions | None = attrs.field(default=None, validator=v.instance_of(TranscodeOptions))
 
     def __attrs_post_init__(self) -> None:
         if self.recording_file_config is not None and self.snapshot_config is not None:
@@ -357,7 +366,7 @@ class AcquireClientRequest:
     scene: Scene | int | None = attrs.field(default=None, validator=v.one_of(Scene))
     region: Region | str | None = attrs.field(default=None, validator=v.one_of(Region))
     exclude_resource_ids: tuple[str, ...] | None = attrs.field(default=None, converter=to_tuple)
-    start_parameter: ClientRequest | None = None
+    start_parameter: ClientRequest | None = attrs.field(default=None, validator=v.instance_of(ClientRequest))
 
     @exclude_resource_ids.validator
     def _ids(self, field: attrs.Attribute[Any], value: tuple[Any, ...] | None) -> None:
@@ -403,8 +412,8 @@ class VideoUidList:
 class StreamSubscribe:
     """``streamSubscribe`` of update: replaces the subscription lists (individual and mix modes)."""
 
-    audio_uid_list: AudioUidList | None = None
-    video_uid_list: VideoUidList | None = None
+    audio_uid_list: AudioUidList | None = attrs.field(default=None, validator=v.instance_of(AudioUidList))
+    video_uid_list: VideoUidList | None = attrs.field(default=None, validator=v.instance_of(VideoUidList))
 
 
 @attrs.frozen(kw_only=True)
@@ -418,7 +427,9 @@ class WebRecordingConfig:
 class RtmpPublishConfig:
     """``rtmpPublishConfig`` of update (web mode): the new CDN address."""
 
-    outputs: tuple[RtmpOutput, ...] = attrs.field(converter=to_tuple, validator=v.max_items(1))
+    outputs: tuple[RtmpOutput, ...] = attrs.field(
+        converter=to_tuple, validator=v.all_of(v.max_items(1), v.items_of(RtmpOutput))
+    )
 
     def __attrs_post_init__(self) -> None:
         if not self.outputs:
@@ -429,10 +440,14 @@ class RtmpPublishConfig:
 class UpdateClientRequest:
     """The ``clientRequest`` of update. Each call replaces the previous settings."""
 
-    stream_subscribe: StreamSubscribe | None = None
-    web_recording_config: WebRecordingConfig | None = None
-    rtmp_publish_config: RtmpPublishConfig | None = None
-    storage_config: StorageConfig | None = None
+    stream_subscribe: StreamSubscribe | None = attrs.field(default=None, validator=v.instance_of(StreamSubscribe))
+    web_recording_config: WebRecordingConfig | None = attrs.field(
+        default=None, validator=v.instance_of(WebRecordingConfig)
+    )
+    rtmp_publish_config: RtmpPublishConfig | None = attrs.field(
+        default=None, validator=v.instance_of(RtmpPublishConfig)
+    )
+    storage_config: StorageConfig | None = attrs.field(default=None, validator=v.instance_of(StorageConfig))
 
     def __attrs_post_init__(self) -> None:
         if all(
@@ -452,10 +467,12 @@ class UpdateLayoutClientRequest:
     background_image: str | None = attrs.field(default=None, validator=v.url(("http://", "https://")))
     default_user_background_image: str | None = attrs.field(default=None, validator=v.url(("http://", "https://")))
     layout_config: tuple[LayoutConfig, ...] | None = attrs.field(
-        default=None, converter=to_tuple, validator=v.max_items(MAX_LAYOUT_REGIONS)
+        default=None, converter=to_tuple, validator=v.all_of(v.max_items(MAX_LAYOUT_REGIONS), v.items_of(LayoutConfig))
     )
     background_config: tuple[BackgroundConfig, ...] | None = attrs.field(
-        default=None, converter=to_tuple, validator=v.max_items(MAX_LAYOUT_REGIONS)
+        default=None,
+        converter=to_tuple,
+        validator=v.all_of(v.max_items(MAX_LAYOUT_REGIONS), v.items_of(BackgroundConfig)),
     )
 
     def __attrs_post_init__(self) -> None:

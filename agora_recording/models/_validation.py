@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Collection
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -13,6 +14,7 @@ from agora_recording._errors import InvalidRequestError
 from agora_recording.models._naming import wire_name
 
 Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
+C = TypeVar("C", bound=type)
 
 UID_MAX = 2**32 - 1
 CNAME_MAX_BYTES = 64  # "must be less than 64 bytes"
@@ -108,6 +110,38 @@ def boolean() -> Validator:
     def check(inst: Any, field: attrs.Attribute[Any], value: Any) -> None:
         if value is not None and not isinstance(value, bool):
             raise fail(inst, field, f"must be True or False, got {value!r}")
+
+    return check
+
+
+def instance_of(cls: type, *, optional: bool = True) -> Validator:
+    """A nested model: an instance of ``cls`` (``None`` when ``optional``), not its wire dict nor a string."""
+
+    def check(inst: Any, field: attrs.Attribute[Any], value: Any) -> None:
+        if value is None:
+            if optional:
+                return
+            raise fail(inst, field, "is required")
+        if not isinstance(value, cls):
+            raise fail(
+                inst,
+                field,
+                f"must be a {cls.__name__} (build one with {cls.__name__}(...); a wire dict goes through "
+                f"request_from_wire), got {type(value).__name__}",
+            )
+
+    return check
+
+
+def items_of(cls: type) -> Validator:
+    """An optional sequence whose entries are all instances of ``cls``."""
+
+    def check(inst: Any, field: attrs.Attribute[Any], value: Any) -> None:
+        if value is None:
+            return
+        for index, item in enumerate(value):
+            if not isinstance(item, cls):
+                raise fail(inst, field, f"entries must be {cls.__name__} objects, got {type(item).__name__} at {index}")
 
     return check
 
@@ -241,6 +275,28 @@ def check_cname(cname: Any, *, web: bool = False, field: str = "cname") -> str:
     return cname
 
 
+MAX_ID_CHARS = 2048
+"""The longest resourceId or sid accepted (Agora's sids are 32 hex digits, its resourceIds a few hundred characters
+of base64url)."""
+_ID_RE = re.compile(rf"[!-~]{{1,{MAX_ID_CHARS}}}")  # visible ASCII: no space, no control, nothing outside ASCII
+
+
+def is_valid_id(value: Any) -> bool:
+    """True for a string Agora could have issued as a resourceId or sid: 1 to 2048 visible ASCII characters."""
+    return isinstance(value, str) and _ID_RE.fullmatch(value) is not None
+
+
+def check_id(value: Any, *, field: str) -> str:
+    """A resourceId, sid or App ID to put in a URL: 1 to 2048 visible ASCII characters, or InvalidRequestError."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidRequestError(field, "must be a non-empty string")
+    if not is_valid_id(value):
+        raise InvalidRequestError(
+            field, f"must be at most {MAX_ID_CHARS} visible ASCII characters (no spaces or control characters)"
+        )
+    return value
+
+
 def check_non_empty(value: Any, *, field: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidRequestError(field, "must be a non-empty string")
@@ -270,3 +326,26 @@ def to_tuple(value: Any) -> tuple[Any, ...] | None:
     if isinstance(value, (str, bytes)):
         return (value,)
     return tuple(value)
+
+
+def secret_safe(cls: C) -> C:
+    """Class decorator for a model that takes a secret: an error raised while it is built keeps no secret in a frame.
+
+    attrs' generated ``__init__`` holds every argument (storage keys, token, decryption secret) as a local, and so
+    do the validators' frames; a traceback keeps those frames, and tools that record frame locals (Sentry,
+    ``traceback.TracebackException(capture_locals=True)``) would record the secrets. The wrapper drops those
+    frames: it re-raises the error with no traceback (and no context) from a frame whose own arguments are deleted
+    first. The error itself still names the field and the rule. Apply it outside ``@attrs.frozen``.
+    """
+    init: Callable[..., None] = vars(cls)["__init__"]  # attrs' generated one
+
+    @functools.wraps(init)
+    def __init__(self: Any, **kwargs: Any) -> None:
+        try:
+            init(self, **kwargs)
+        except Exception as exc:
+            del self, kwargs  # this frame stays in the traceback: it must not hold the arguments either
+            raise exc.with_traceback(None) from None
+
+    type.__setattr__(cls, "__init__", __init__)
+    return cls
