@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, cast
 import anyio
 import attrs
 
-from agora_recording._errors import InvalidRequestError, SessionStateError
+from agora_recording._errors import InvalidRequestError, SessionStateError, log_safe
 from agora_recording._session import (
     DEFAULT_EXPIRY_MARGIN,
     DEFAULT_START_DEADLINE,
@@ -317,10 +317,10 @@ class StoreSide:
                 logger.warning(
                     "agora recovered session has an unknown start and no sid; it cannot be stopped and may run "
                     "cname=%s uid=%s resource_id=%s key=%s",
-                    session.cname,
-                    session.uid,
-                    session.resource_id,
-                    record.key,
+                    log_safe(session.cname),
+                    log_safe(session.uid),
+                    log_safe(session.resource_id),
+                    log_safe(record.key),
                 )
                 reason = "the owner died between sending the start and its answer: no sid, so it cannot be stopped"
                 return _entry(record, RecoveryOutcome.ORPHAN, reason, snap)

@@ -36,7 +36,7 @@ from typing import Any, Protocol, TypeVar
 
 import anyio
 
-from agora_recording._errors import InvalidRequestError
+from agora_recording._errors import InvalidRequestError, log_safe
 from agora_recording._limiter import Sleep
 from agora_recording._session_snapshot import SessionSnapshot
 from agora_recording._session_state import SessionState
@@ -138,7 +138,7 @@ class SessionRegistry:
         logger.warning(
             "agora session store %s failed key=%s error=%s; the session goes on, retried at its next change",
             what,
-            key,
+            log_safe(key),
             error,
         )
         return False, None
@@ -230,10 +230,10 @@ class SessionRegistry:
         self._forget(key)
         logger.warning(
             "agora session record taken over by another owner cname=%s uid=%s key=%s owner=%s state=%s",
-            session.cname,
-            session.uid,
-            key,
-            owner,
+            log_safe(session.cname),
+            log_safe(session.uid),
+            log_safe(key),
+            log_safe(owner),
             session.state.value,
         )
 
@@ -302,11 +302,18 @@ class SessionRegistry:
                 if ok:
                     self._forget(key)
                 else:
-                    logger.warning("agora session not released cname=%s uid=%s key=%s", session.cname, session.uid, key)
+                    logger.warning(
+                        "agora session not released cname=%s uid=%s key=%s",
+                        log_safe(session.cname),
+                        log_safe(session.uid),
+                        log_safe(key),
+                    )
             unsettled = [(key, session.state.value) for key, session in self._held.items()]
             unsettled += [(key, "unreadable or foreign") for key in sorted(self._keep)]
             for key, state in unsettled:
-                logger.warning("agora session left in the session store for recovery key=%s state=%s", key, state)
+                logger.warning(
+                    "agora session left in the session store for recovery key=%s state=%s", log_safe(key), state
+                )
             if unsettled:  # end the lease at once: the next recover_sessions() anywhere takes them
                 await self._call("heartbeat", None, functools.partial(self.store.heartbeat, self.owner, lease=0.001))
             else:

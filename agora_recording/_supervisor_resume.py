@@ -46,7 +46,7 @@ from typing import Any
 import anyio
 import attrs
 
-from agora_recording._errors import APIStatusError, InvalidRequestError, SessionStateError
+from agora_recording._errors import APIStatusError, InvalidRequestError, SessionStateError, log_safe
 from agora_recording._notifications import outcome_unknown, owner_gone
 from agora_recording._recovery import RecoveredSession
 from agora_recording._session import RecordingSession
@@ -221,7 +221,7 @@ class FleetSide(SupervisorCore):
         for handle in (primary, primary._backup):
             if handle is None or self._handles.get(id(handle)) is not handle:
                 continue
-            logger.warning("agora supervisor: another process took this unit over cname=%s", handle.cname)
+            logger.warning("agora supervisor: another process took this unit over cname=%s", log_safe(handle.cname))
             if handle._job_scope is not None and handle is not primary:
                 handle._job_scope.cancel()
             handle._gen += 1
@@ -324,8 +324,8 @@ class FleetSide(SupervisorCore):
                 try:
                     await store.release(key, owner=me)
                 except SessionStoreError:
-                    logger.warning("agora supervisor could not release key=%s after a failed resume", key)
-            logger.warning("agora supervisor could not resume key=%s: %s", record.key, _err(exc))
+                    logger.warning("agora supervisor could not release key=%s after a failed resume", log_safe(key))
+            logger.warning("agora supervisor could not resume key=%s: %s", log_safe(record.key), _err(exc))
             return [ResumedHandle(key=record.key, outcome=ResumeOutcome.NOT_RESUMED, reason=_err(exc))]
         primary = _rebuild(unit, unit.primary, mode, options, role="primary", primary=None)
         handles = [primary]
@@ -434,12 +434,12 @@ class FleetSide(SupervisorCore):
             logger.warning(
                 "agora supervisor: a recording whose start's outcome was unknown runs and cannot be stopped "
                 "(no sid) cname=%s uid=%s resource_id=%s; restarting with the alternate uid",
-                stale.cname,
-                stale.uid,
-                stale.resource_id,
+                log_safe(stale.cname),
+                log_safe(stale.uid),
+                log_safe(stale.resource_id),
             )
             self._emit("orphan", handle, sid=None, uid=stale.uid, reason="task_conflict", resource_id=stale.resource_id)
-            outcome_unknown(stale, self._client.keeper)  # with a WebhookReceiver(client=...): its sid, when
+            await outcome_unknown(stale, self._client.keeper)  # with a WebhookReceiver(client=...): its sid, when
             owner_gone(stale, self._client.keeper)  # notified, is stopped at once
         if self._fleet is not None:
             await _drop(self._fleet, stale)
@@ -526,5 +526,5 @@ async def _drop(fleet: FleetRecords, session: RecordingSession) -> None:
     try:
         await fleet.registry.store.delete(session.key, owner=fleet.registry.owner)
     except SessionStoreError as exc:
-        logger.warning("agora supervisor could not delete key=%s: %s", session.key, type(exc).__name__)
+        logger.warning("agora supervisor could not delete key=%s: %s", log_safe(session.key), type(exc).__name__)
     fleet.registry._forget(session.key)

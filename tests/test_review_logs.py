@@ -77,3 +77,27 @@ async def test_a_hostile_sid_from_a_handed_off_state_is_logged_escaped(caplog: p
     lines = _lines(caplog)
     assert any("sid=abc\\nINFO" in line for line in lines)
     assert not any("\n" in line or "\x1b" in line for line in lines)
+
+
+async def test_a_tampered_store_record_is_logged_escaped_by_recovery(caplog: pytest.LogCaptureFixture) -> None:
+    """A store record (Redis is shared: anyone with access may write it) whose resourceId holds a newline: the
+    recovery's orphan warning shows it escaped, so it cannot forge a log line."""
+    from agora_recording import MemorySessionStore
+
+    vc = VirtualClock(start=1000.0)
+    fake = make_fake(vc)
+    store = MemorySessionStore(lease=30.0, clock=vc)
+    async with client_for(fake, vc) as starter:
+        lost = starter.session(cname="lost", uid="2", mode="mix", client_request=request_for("mix"))
+        await lost.acquire()
+        data = {**lost.to_state(), "state": "starting", "resource_id": HOSTILE}
+        await store.put(lost.key, data, owner="dead-worker")
+    await store.heartbeat("dead-worker", lease=0.001)
+    vc.advance(1.0)
+    caplog.set_level(logging.INFO, logger="agora_recording")
+    async with client_for(fake, vc, session_store=store) as client:
+        report = await client.recover_sessions()
+    assert [entry.resource_id for entry in report.orphans] == [HOSTILE]
+    lines = _lines(caplog)
+    assert any("resource_id=abc\\nINFO agora_recording forged line\\x1b[31m" in line for line in lines)
+    assert not any("\n" in line or "\x1b" in line for line in lines)

@@ -33,7 +33,7 @@ import anyio.to_thread
 import attrs
 from anyio.abc import TaskGroup
 
-from agora_recording._errors import InvalidRequestError
+from agora_recording._errors import InvalidRequestError, log_safe
 from agora_recording._hub import DEFAULT_STREAM_BUFFER, EventHub, EventStream, WhenFull
 from agora_recording._notifications import NotificationRouter, attach
 from agora_recording.webhooks._dedupe import DedupeStore, MemoryDedupeStore
@@ -397,7 +397,7 @@ class WebhookReceiver:
             return
         if duplicate:
             self._counts["duplicates"] += 1
-            logger.debug("duplicate noticeId %s (eventType %s) ignored", event.notice_id, event.event_type)
+            logger.debug("duplicate noticeId %s (eventType %s) ignored", log_safe(event.notice_id), event.event_type)
             await self._respond(send, 200, {"ok": True, "duplicate": True})
             return
         task_group = self._task_group
@@ -406,7 +406,7 @@ class WebhookReceiver:
             logger.warning(
                 "%d notifications pending: noticeId %s refused with 503 so NCS resends it",
                 self._pending,
-                event.notice_id,
+                log_safe(event.notice_id),
             )
             await self._forget(event.notice_id)
             await self._respond(send, 503, {"error": "busy, try again later"})
@@ -414,11 +414,11 @@ class WebhookReceiver:
         self._counts["accepted"] += 1
         logger.debug(
             "notification noticeId %s eventType %s cname %s uid %s sid %s accepted",
-            event.notice_id,
+            log_safe(event.notice_id),
             event.event_type,
-            event.cname,
-            event.uid,
-            event.sid,
+            log_safe(event.cname),
+            log_safe(event.uid),
+            log_safe(event.sid),
         )
         if task_group is not None:
             self._pending += 1
