@@ -55,7 +55,26 @@ from agora_recording.models._responses import StopResponse
 __all__ = ["PREFIX", "ROUTES", "Requester", "as_timeout", "quote"]
 
 logger = logging.getLogger("agora_recording")
+_httpx_logger = logging.getLogger("httpx")
 T = TypeVar("T")
+TransportFor = typing.Callable[[httpx.URL], httpx.AsyncBaseTransport]
+
+
+def direct_transport(http: httpx.AsyncClient) -> TransportFor | None:
+    """How to reach the transport of a client the library built itself, or ``None`` to send through ``send()``.
+
+    The library's own client has no auth, no event hooks and follows no redirects, and Agora sets no cookies: its
+    ``send()`` layers (auth flow, redirect loop, single-request wrapper, four coroutine frames and an async generator,
+    about 3 KB per request in flight) do nothing for it. The transport is found the way ``send()`` finds it (proxy
+    mounts from the environment included) through httpx's one private method ``_transport_for_url``; if a later httpx
+    renames it, or the client has auth or hooks, this returns ``None`` and every request goes through ``send()``.
+    """
+    transport_for = getattr(http, "_transport_for_url", None)
+    hooks = http.event_hooks
+    if not callable(transport_for) or http.auth is not None or hooks["request"] or hooks["response"]:
+        return None
+    return typing.cast(TransportFor, transport_for)
+
 
 PREFIX = "/v1/apps/{appid}/cloud_recording"
 ROUTES = {
@@ -103,6 +122,7 @@ class Requester:
         "_rng",
         "_sleep",
         "_timeout",
+        "_transport_for",
         "closed",
     )
 
@@ -123,8 +143,11 @@ class Requester:
         sleep: Sleep,
         rng: random.Random,
         keeper: Keeper,
+        direct: bool = False,
     ) -> None:
         self._http = http
+        # The library's own client (``direct``): requests go to its transport, past send()'s layers.
+        self._transport_for = direct_transport(http) if direct else None
         self._request_headers = request_headers
         self._limiter = limiter
         self._in_flight = InFlightGate(max_in_flight)
@@ -225,17 +248,30 @@ class Requester:
                         logger.debug("agora request endpoint=%s route=%s attempt=%d", endpoint, route, attempt)
                     # Streamed (what ``stream()`` does, without its context-manager generator: less memory per request
                     # in flight), so the body is read with a limit (counted after decompression); the bytes to send
-                    # stay inside the RequestBody and the request, never in a local of this frame.
-                    response = await self._http.send(
-                        self._http.build_request(
-                            method,
-                            url,
-                            content=None if body is None else body.content,
-                            headers=self._request_headers,
-                            timeout=effective_timeout,
-                        ),
-                        stream=True,
+                    # stay inside the RequestBody and the request (whose repr shows no header), never in a local of
+                    # their own. On the library's own client straight to the transport (see direct_transport).
+                    request = self._http.build_request(
+                        method,
+                        url,
+                        content=None if body is None else body.content,
+                        headers=self._request_headers,
+                        timeout=effective_timeout,  # also the timeout extension the transport reads
                     )
+                    transport_for = self._transport_for
+                    if transport_for is None:
+                        response = await self._http.send(request, stream=True)
+                    else:
+                        response = await transport_for(url).handle_async_request(request)
+                        response.request = request
+                        if _httpx_logger.isEnabledFor(logging.INFO):  # the line send() logs for every request
+                            _httpx_logger.info(
+                                'HTTP Request: %s %s "%s %d %s"',
+                                method,
+                                url,
+                                response.http_version,
+                                response.status_code,
+                                response.reason_phrase,
+                            )
                     try:
                         raw, unreadable = await read_body(response, self._max_response_bytes)
                     finally:
