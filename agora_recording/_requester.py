@@ -52,7 +52,7 @@ from agora_recording._session_host import SEND_OBSERVER, TimeoutArg
 from agora_recording._session_keeper import Keeper
 from agora_recording.models._responses import StopResponse
 
-__all__ = ["PREFIX", "ROUTES", "Requester", "as_timeout", "quote"]
+__all__ = ["PREFIX", "ROUTES", "Requester", "as_timeout", "quote", "quote_segment"]
 
 logger = logging.getLogger("agora_recording")
 _httpx_logger = logging.getLogger("httpx")
@@ -93,7 +93,19 @@ _parsed_url = functools.lru_cache(maxsize=512)(httpx.URL)
 @functools.lru_cache(maxsize=2048)
 def quote(segment: str, safe: str = "/") -> str:
     """:func:`urllib.parse.quote`, remembered: the same ids are encoded on every call of a session."""
-    return urllib.parse.quote(segment, safe=safe)
+    quoted = urllib.parse.quote(segment, safe=safe)
+    return segment if quoted == segment else quoted  # no second copy of an id that needs no encoding
+
+
+@functools.lru_cache(maxsize=2048)
+def quote_segment(segment: str) -> str:
+    """``quote(segment, safe="")``, remembered under the segment itself (no key tuple per entry).
+
+    A session's resourceId (178 characters) and sid are encoded on every call; an id that needs no encoding (Agora's
+    do not) is remembered as itself, so the cache holds no copy of it.
+    """
+    quoted = urllib.parse.quote(segment, safe="")
+    return segment if quoted == segment else quoted
 
 
 def as_timeout(value: float | httpx.Timeout) -> httpx.Timeout:
@@ -166,13 +178,15 @@ class Requester:
     def __repr__(self) -> str:
         return f"Requester(base_url={self._base_url!r}, primary={self._primary!r}, closed={self.closed})"
 
-    def _url(self, path: str, transport_failures: int, dns_failure: bool) -> httpx.URL:
+    def _url(
+        self, path: str, transport_failures: int, dns_failure: bool, parse: typing.Callable[[str], httpx.URL]
+    ) -> httpx.URL:
         if self._base_url is not None:
-            return _parsed_url(self._base_url + path)
+            return parse(self._base_url + path)
         host = failover_host(
             self._primary, self._region, transport_failures=transport_failures, dns_failure=dns_failure
         )
-        return _parsed_url(f"https://{host}{path}")
+        return parse(f"https://{host}{path}")
 
     def _decide(
         self,
@@ -225,10 +239,12 @@ class Requester:
         maybe_started = False  # start only: an earlier attempt may have started the recording
         gate = self._in_flight
         debug = logger.isEnabledFor(logging.DEBUG)
+        # A session sends its start once and polls one URL again and again: only the URLs sent again are remembered.
+        parse = httpx.URL if endpoint == "start" else _parsed_url
 
         while True:
             attempt += 1
-            url = self._url(path, transport_failures, dns_failure)
+            url = self._url(path, transport_failures, dns_failure, parse)
             failure: httpx.RequestError | None = None
             try:
                 # The in-flight slot first, then the permit: the permit is granted right before the send, so
