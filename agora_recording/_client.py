@@ -187,6 +187,7 @@ class CloudRecordingClient(EndpointCalls, StoreSide):
             sleep=sleep,
             rng=rng or random.Random(),
             keeper=self._keeper,
+            direct=self._owns_http,
         )
 
     def __del__(self) -> None:

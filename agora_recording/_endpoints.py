@@ -19,7 +19,7 @@ from agora_recording._errors import (
     log_safe,
 )
 from agora_recording._notifications import bare_unknown, orphan_start
-from agora_recording._requester import Requester, quote
+from agora_recording._requester import Requester, quote_segment
 from agora_recording._session import (
     DEFAULT_STOP_DEADLINE,
 )
@@ -146,7 +146,7 @@ class EndpointCalls:
         check_id(resource_id, field="resource_id")
         check_start_request(mode, client_request)
         body = self._body(cname, uid, web=mode is Mode.WEB, client_request=client_request)
-        path = f"{self._prefix}/resourceid/{quote(resource_id, safe='')}/mode/{mode.value}/start"
+        path = f"{self._prefix}/resourceid/{quote_segment(resource_id)}/mode/{mode.value}/start"
         return await self._requester.call(
             "start", "POST", path, body, StartResponse, timeout=timeout, retries=retries, resource_id=resource_id
         )
@@ -327,4 +327,4 @@ class EndpointCalls:
     def _sid_path(self, resource_id: str, sid: str, mode: Mode) -> str:
         check_id(resource_id, field="resource_id")
         check_id(sid, field="sid")
-        return f"{self._prefix}/resourceid/{quote(resource_id, safe='')}/sid/{quote(sid, safe='')}/mode/{mode.value}"
+        return f"{self._prefix}/resourceid/{quote_segment(resource_id)}/sid/{quote_segment(sid)}/mode/{mode.value}"

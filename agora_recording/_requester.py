@@ -53,10 +53,29 @@ from agora_recording._session_keeper import Keeper
 from agora_recording.models._responses import StopResponse
 from agora_recording.models._validation import is_valid_id
 
-__all__ = ["PREFIX", "ROUTES", "Requester", "as_timeout", "quote"]
+__all__ = ["PREFIX", "ROUTES", "Requester", "as_timeout", "quote", "quote_segment"]
 
 logger = logging.getLogger("agora_recording")
+_httpx_logger = logging.getLogger("httpx")
 T = TypeVar("T")
+TransportFor = typing.Callable[[httpx.URL], httpx.AsyncBaseTransport]
+
+
+def direct_transport(http: httpx.AsyncClient) -> TransportFor | None:
+    """How to reach the transport of a client the library built itself, or ``None`` to send through ``send()``.
+
+    The library's own client has no auth, no event hooks and follows no redirects, and Agora sets no cookies: its
+    ``send()`` layers (auth flow, redirect loop, single-request wrapper, four coroutine frames and an async generator,
+    about 3 KB per request in flight) do nothing for it. The transport is found the way ``send()`` finds it (proxy
+    mounts from the environment included) through httpx's one private method ``_transport_for_url``; if a later httpx
+    renames it, or the client has auth or hooks, this returns ``None`` and every request goes through ``send()``.
+    """
+    transport_for = getattr(http, "_transport_for_url", None)
+    hooks = http.event_hooks
+    if not callable(transport_for) or http.auth is not None or hooks["request"] or hooks["response"]:
+        return None
+    return typing.cast(TransportFor, transport_for)
+
 
 PREFIX = "/v1/apps/{appid}/cloud_recording"
 ROUTES = {
@@ -75,7 +94,19 @@ _parsed_url = functools.lru_cache(maxsize=512)(httpx.URL)
 @functools.lru_cache(maxsize=2048)
 def quote(segment: str, safe: str = "/") -> str:
     """:func:`urllib.parse.quote`, remembered: the same ids are encoded on every call of a session."""
-    return urllib.parse.quote(segment, safe=safe)
+    quoted = urllib.parse.quote(segment, safe=safe)
+    return segment if quoted == segment else quoted  # no second copy of an id that needs no encoding
+
+
+@functools.lru_cache(maxsize=2048)
+def quote_segment(segment: str) -> str:
+    """``quote(segment, safe="")``, remembered under the segment itself (no key tuple per entry).
+
+    A session's resourceId (178 characters) and sid are encoded on every call; an id that needs no encoding (Agora's
+    do not) is remembered as itself, so the cache holds no copy of it.
+    """
+    quoted = urllib.parse.quote(segment, safe="")
+    return segment if quoted == segment else quoted
 
 
 def as_timeout(value: float | httpx.Timeout) -> httpx.Timeout:
@@ -104,6 +135,7 @@ class Requester:
         "_rng",
         "_sleep",
         "_timeout",
+        "_transport_for",
         "closed",
     )
 
@@ -124,8 +156,11 @@ class Requester:
         sleep: Sleep,
         rng: random.Random,
         keeper: Keeper,
+        direct: bool = False,
     ) -> None:
         self._http = http
+        # The library's own client (``direct``): requests go to its transport, past send()'s layers.
+        self._transport_for = direct_transport(http) if direct else None
         self._request_headers = request_headers
         self._limiter = limiter
         self._in_flight = InFlightGate(max_in_flight)
@@ -144,13 +179,15 @@ class Requester:
     def __repr__(self) -> str:
         return f"Requester(base_url={self._base_url!r}, primary={self._primary!r}, closed={self.closed})"
 
-    def _url(self, path: str, transport_failures: int, dns_failure: bool) -> httpx.URL:
+    def _url(
+        self, path: str, transport_failures: int, dns_failure: bool, parse: typing.Callable[[str], httpx.URL]
+    ) -> httpx.URL:
         if self._base_url is not None:
-            return _parsed_url(self._base_url + path)
+            return parse(self._base_url + path)
         host = failover_host(
             self._primary, self._region, transport_failures=transport_failures, dns_failure=dns_failure
         )
-        return _parsed_url(f"https://{host}{path}")
+        return parse(f"https://{host}{path}")
 
     def _decide(
         self,
@@ -203,10 +240,12 @@ class Requester:
         maybe_started = False  # start only: an earlier attempt may have started the recording
         gate = self._in_flight
         debug = logger.isEnabledFor(logging.DEBUG)
+        # A session sends its start once and polls one URL again and again: only the URLs sent again are remembered.
+        parse = httpx.URL if endpoint == "start" else _parsed_url
 
         while True:
             attempt += 1
-            url = self._url(path, transport_failures, dns_failure)
+            url = self._url(path, transport_failures, dns_failure, parse)
             failure: httpx.RequestError | None = None
             try:
                 # The in-flight slot first, then the permit: the permit is granted right before the send, so
@@ -226,17 +265,30 @@ class Requester:
                         logger.debug("agora request endpoint=%s route=%s attempt=%d", endpoint, route, attempt)
                     # Streamed (what ``stream()`` does, without its context-manager generator: less memory per request
                     # in flight), so the body is read with a limit (counted after decompression); the bytes to send
-                    # stay inside the RequestBody and the request, never in a local of this frame.
-                    response = await self._http.send(
-                        self._http.build_request(
-                            method,
-                            url,
-                            content=None if body is None else body.content,
-                            headers=self._request_headers,
-                            timeout=effective_timeout,
-                        ),
-                        stream=True,
+                    # stay inside the RequestBody and the request (whose repr shows no header), never in a local of
+                    # their own. On the library's own client straight to the transport (see direct_transport).
+                    request = self._http.build_request(
+                        method,
+                        url,
+                        content=None if body is None else body.content,
+                        headers=self._request_headers,
+                        timeout=effective_timeout,  # also the timeout extension the transport reads
                     )
+                    transport_for = self._transport_for
+                    if transport_for is None:
+                        response = await self._http.send(request, stream=True)
+                    else:
+                        response = await transport_for(url).handle_async_request(request)
+                        response.request = request
+                        if _httpx_logger.isEnabledFor(logging.INFO):  # the line send() logs for every request
+                            _httpx_logger.info(
+                                'HTTP Request: %s %s "%s %d %s"',
+                                method,
+                                url,
+                                response.http_version,
+                                response.status_code,
+                                response.reason_phrase,
+                            )
                     try:
                         raw, unreadable = await read_body(response, self._max_response_bytes)
                     finally:

@@ -355,6 +355,8 @@ class Keeper:
         finally:
             exchange.done.set()
             self._exchanges.discard(exchange)
+            if not self._exchanges:  # a set never shrinks: drop the table a burst of starts grew
+                self._exchanges = set()
             self._leave()
         if outer is not None:
             raise outer

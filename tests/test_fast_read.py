@@ -214,3 +214,16 @@ def test_files_is_computed_once_on_either_path() -> None:
     assert fast.files is fast.files
     assert generic.files is generic.files
     assert ServerResponse().files == ()
+
+
+@pytest.mark.parametrize("case", sorted(QUERY_CASES))
+def test_from_wire_calls_the_hook_cattrs_dispatch_would(case: str) -> None:
+    """``from_wire(QueryResponse, ...)`` skips cattrs' dispatch: the result or refusal of ``converter.structure``."""
+    data = QUERY_CASES[case]
+    try:
+        expected: Any = converter.structure(copy.deepcopy(data), QueryResponse)
+    except Exception:
+        with pytest.raises(ResponseFormatError):
+            from_wire(QueryResponse, copy.deepcopy(data), endpoint="query")
+        return
+    assert from_wire(QueryResponse, copy.deepcopy(data), endpoint="query") == expected
