@@ -45,6 +45,7 @@ from agora_recording._options import RESOURCE_ID_TTL
 from agora_recording._session_guard import SendState, check_seconds
 from agora_recording._session_host import SessionHost
 from agora_recording._session_keeper import Exchange
+from agora_recording._session_resource import SessionSettings
 from agora_recording._session_snapshot import SessionSnapshot, decode
 from agora_recording._session_state import LIVE_STATES, SessionState
 from agora_recording._session_stop import StopSide
@@ -83,6 +84,18 @@ DEFAULT_STOP_DEADLINE = 180.0
 """Seconds a stop may take, counted from its first send (and, on the real clock, bounding its queueing)."""
 
 
+_DEFAULT_SETTINGS = SessionSettings(
+    acquire_request=None,
+    use_start_parameter=False,
+    reacquire=True,
+    expiry_margin=DEFAULT_EXPIRY_MARGIN,
+    start_deadline=DEFAULT_START_DEADLINE,
+    stop_deadline=DEFAULT_STOP_DEADLINE,
+    verify_on_enter=False,
+    verify_timeout=DEFAULT_VERIFY_TIMEOUT,
+)  # what most sessions share
+
+
 def _refused(exc: BaseException) -> bool:
     """True when ``exc`` means Agora did not start a recording: a 4xx refusal (not 429), or a local error."""
     if isinstance(exc, (InvalidRequestError, ResourceExpiredError, SessionStateError)):
@@ -114,23 +127,15 @@ class RecordingSession(StopSide):
     """
 
     __slots__ = (
-        "_acquire_request",
         "_client",
         "_client_request",
         "_cname",
-        "_expiry_margin",
         "_key",
         "_mode",
         "_pending",
-        "_reacquire",
         "_sid",
-        "_start_deadline",
         "_started_at",
-        "_stop_deadline",
         "_uid",
-        "_use_start_parameter",
-        "_verify_on_enter",
-        "_verify_timeout",
     )
 
     def __init__(
@@ -161,16 +166,20 @@ class RecordingSession(StopSide):
         if use_start_parameter and client_request is None:
             raise InvalidRequestError("use_start_parameter", "needs client_request (the startParameter mirrors it)")
         self._client_request = client_request
-        self._acquire_request = acquire_request
-        self._use_start_parameter = bool(use_start_parameter)
-        self._reacquire = bool(reacquire)
-        self._expiry_margin = check_seconds(expiry_margin, "expiry_margin")
-        if self._expiry_margin >= RESOURCE_ID_TTL:
+        margin = check_seconds(expiry_margin, "expiry_margin")
+        if margin >= RESOURCE_ID_TTL:
             raise InvalidRequestError("expiry_margin", f"must be below {RESOURCE_ID_TTL:.0f} seconds")
-        self._start_deadline = check_seconds(start_deadline, "start_deadline", minimum=1.0)
-        self._stop_deadline = check_seconds(stop_deadline, "stop_deadline", minimum=1.0)
-        self._verify_on_enter = bool(verify)
-        self._verify_timeout = check_seconds(verify_timeout, "verify_timeout")
+        settings = SessionSettings(
+            acquire_request=acquire_request,
+            use_start_parameter=bool(use_start_parameter),
+            reacquire=bool(reacquire),
+            expiry_margin=margin,
+            start_deadline=check_seconds(start_deadline, "start_deadline", minimum=1.0),
+            stop_deadline=check_seconds(stop_deadline, "stop_deadline", minimum=1.0),
+            verify_on_enter=bool(verify),
+            verify_timeout=check_seconds(verify_timeout, "verify_timeout"),
+        )
+        self._settings = _DEFAULT_SETTINGS if settings == _DEFAULT_SETTINGS else settings
         self._state = SessionState.NEW
         self._resource_id: str | None = None
         self._sid: str | None = None

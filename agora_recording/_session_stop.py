@@ -34,7 +34,6 @@ class StopSide(RecordingCalls, HandOff):
     """Stopping (a base of :class:`~agora_recording.RecordingSession` that owns the stop's slots)."""
 
     __slots__ = ("_state", "_stop_error", "_stop_lock", "_stop_response")  # the rest lives in RecordingSession's slots
-    _stop_deadline: float
     _pending: Exchange[StartResponse] | None
     _stop_lock: anyio.Lock | None
 
