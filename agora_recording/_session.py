@@ -47,7 +47,7 @@ from agora_recording._session_host import SessionHost
 from agora_recording._session_keeper import Exchange
 from agora_recording._session_resource import SessionSettings
 from agora_recording._session_snapshot import SessionSnapshot, decode
-from agora_recording._session_state import LIVE_STATES, SessionState
+from agora_recording._session_state import LIVE_STATES, RareState, SessionState
 from agora_recording._session_stop import StopSide
 from agora_recording._session_verify import DEFAULT_VERIFY_TIMEOUT
 from agora_recording.models._enums import Mode
@@ -59,7 +59,6 @@ from agora_recording.models._responses import (
     AcquireResponse,
     QueryResponse,
     StartResponse,
-    StopResponse,
 )
 from agora_recording.models._rules import check_mode, check_start_request
 from agora_recording.models._validation import check_cname, check_uid
@@ -132,7 +131,6 @@ class RecordingSession(StopSide):
         "_cname",
         "_key",
         "_mode",
-        "_pending",
         "_sid",
         "_started_at",
         "_uid",
@@ -186,13 +184,8 @@ class RecordingSession(StopSide):
         self._acquired_at: float | None = None
         self._started_at: float | None = None
         self._last_query: QueryResponse | None = None
-        self._stop_response: StopResponse | None = None
-        self._stop_error: Exception | None = None
         self._reacquired = 0
-        self._update_lock: anyio.Lock | None = None
-        self._stop_lock: anyio.Lock | None = None
-        self._pending: Exchange[StartResponse] | None = None  # the start exchange, for a stop() that waits for it
-        self._verifying: list[anyio.CancelScope] | None = None  # wait_until_recording() calls to end on stop
+        self._rare: RareState | None = None  # locks, stop results, notifications: made when first needed
 
     # -- properties -------------------------------------------------------------------------------------------------
 

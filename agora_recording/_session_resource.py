@@ -27,6 +27,7 @@ from agora_recording._errors import APITimeoutError, ResourceExpiredError
 from agora_recording._options import RESOURCE_ID_TTL
 from agora_recording._session_guard import SendState, StaleAtSend, guarded
 from agora_recording._session_host import SEND_OBSERVER, SessionHost
+from agora_recording._session_state import RareState
 from agora_recording.models._enums import Mode, Scene
 from agora_recording.models._requests import AcquireClientRequest, ClientRequest
 from agora_recording.models._responses import AcquireResponse, StartResponse
@@ -53,7 +54,7 @@ class SessionSettings:
 class ResourceSide:
     """Acquire, the five-minute guard and the start send. It owns the resourceId's slots; the rest are the session's."""
 
-    __slots__ = ("_acquired_at", "_reacquired", "_resource_id", "_settings")
+    __slots__ = ("_acquired_at", "_rare", "_reacquired", "_resource_id", "_settings")
 
     _client: SessionHost
     _mode: Mode
@@ -61,6 +62,7 @@ class ResourceSide:
     _uid: str
     _client_request: ClientRequest | None
     _settings: SessionSettings
+    _rare: RareState | None  # the state an idle session does not need (see Rare)
     _reacquired: int  # how many times it was replaced
     _resource_id: str | None  # the resourceId from acquire
     _acquired_at: float | None  # when its acquire was sent, on the client's clock
