@@ -56,7 +56,7 @@ from agora_recording._limiter import Sleep
 from agora_recording._session_guard import within
 from agora_recording._session_keeper import Keeper
 from agora_recording._session_resource import ResourceSide
-from agora_recording._session_state import SessionState
+from agora_recording._session_state import Rare, SessionState
 from agora_recording.models._enums import Mode
 from agora_recording.models._responses import StopResponse
 
@@ -123,9 +123,9 @@ class _Client(_Stopper, Protocol):
 class NotifiedSide(ResourceSide):
     """The notification side of a :class:`~agora_recording.RecordingSession`: what the router told it."""
 
-    __slots__ = ("_exited_by_agora", "_last_notification")
-    _exited_by_agora: bool
-    _last_notification: Any
+    __slots__ = ()
+    _exited_by_agora: Rare[bool] = Rare(False)
+    _last_notification: Rare[Any] = Rare(None)
 
     @property
     def last_notification(self) -> Any:

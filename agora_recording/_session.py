@@ -45,8 +45,9 @@ from agora_recording._options import RESOURCE_ID_TTL
 from agora_recording._session_guard import SendState, check_seconds
 from agora_recording._session_host import SessionHost
 from agora_recording._session_keeper import Exchange
+from agora_recording._session_resource import SessionSettings
 from agora_recording._session_snapshot import SessionSnapshot, decode
-from agora_recording._session_state import LIVE_STATES, SessionState
+from agora_recording._session_state import LIVE_STATES, RareState, SessionState
 from agora_recording._session_stop import StopSide
 from agora_recording._session_verify import DEFAULT_VERIFY_TIMEOUT
 from agora_recording.models._enums import Mode
@@ -58,7 +59,6 @@ from agora_recording.models._responses import (
     AcquireResponse,
     QueryResponse,
     StartResponse,
-    StopResponse,
 )
 from agora_recording.models._rules import check_mode, check_start_request
 from agora_recording.models._validation import check_cname, check_uid
@@ -81,6 +81,18 @@ DEFAULT_START_DEADLINE = 120.0
 """Seconds a sent start may take (retries included) before its outcome is reported unknown."""
 DEFAULT_STOP_DEADLINE = 180.0
 """Seconds a stop may take, counted from its first send (and, on the real clock, bounding its queueing)."""
+
+
+_DEFAULT_SETTINGS = SessionSettings(
+    acquire_request=None,
+    use_start_parameter=False,
+    reacquire=True,
+    expiry_margin=DEFAULT_EXPIRY_MARGIN,
+    start_deadline=DEFAULT_START_DEADLINE,
+    stop_deadline=DEFAULT_STOP_DEADLINE,
+    verify_on_enter=False,
+    verify_timeout=DEFAULT_VERIFY_TIMEOUT,
+)  # what most sessions share
 
 
 def _refused(exc: BaseException) -> bool:
@@ -114,23 +126,14 @@ class RecordingSession(StopSide):
     """
 
     __slots__ = (
-        "_acquire_request",
         "_client",
         "_client_request",
         "_cname",
-        "_expiry_margin",
         "_key",
         "_mode",
-        "_pending",
-        "_reacquire",
         "_sid",
-        "_start_deadline",
         "_started_at",
-        "_stop_deadline",
         "_uid",
-        "_use_start_parameter",
-        "_verify_on_enter",
-        "_verify_timeout",
     )
 
     def __init__(
@@ -161,29 +164,28 @@ class RecordingSession(StopSide):
         if use_start_parameter and client_request is None:
             raise InvalidRequestError("use_start_parameter", "needs client_request (the startParameter mirrors it)")
         self._client_request = client_request
-        self._acquire_request = acquire_request
-        self._use_start_parameter = bool(use_start_parameter)
-        self._reacquire = bool(reacquire)
-        self._expiry_margin = check_seconds(expiry_margin, "expiry_margin")
-        if self._expiry_margin >= RESOURCE_ID_TTL:
+        margin = check_seconds(expiry_margin, "expiry_margin")
+        if margin >= RESOURCE_ID_TTL:
             raise InvalidRequestError("expiry_margin", f"must be below {RESOURCE_ID_TTL:.0f} seconds")
-        self._start_deadline = check_seconds(start_deadline, "start_deadline", minimum=1.0)
-        self._stop_deadline = check_seconds(stop_deadline, "stop_deadline", minimum=1.0)
-        self._verify_on_enter = bool(verify)
-        self._verify_timeout = check_seconds(verify_timeout, "verify_timeout")
+        settings = SessionSettings(
+            acquire_request=acquire_request,
+            use_start_parameter=bool(use_start_parameter),
+            reacquire=bool(reacquire),
+            expiry_margin=margin,
+            start_deadline=check_seconds(start_deadline, "start_deadline", minimum=1.0),
+            stop_deadline=check_seconds(stop_deadline, "stop_deadline", minimum=1.0),
+            verify_on_enter=bool(verify),
+            verify_timeout=check_seconds(verify_timeout, "verify_timeout"),
+        )
+        self._settings = _DEFAULT_SETTINGS if settings == _DEFAULT_SETTINGS else settings
         self._state = SessionState.NEW
         self._resource_id: str | None = None
         self._sid: str | None = None
         self._acquired_at: float | None = None
         self._started_at: float | None = None
         self._last_query: QueryResponse | None = None
-        self._stop_response: StopResponse | None = None
-        self._stop_error: Exception | None = None
         self._reacquired = 0
-        self._update_lock: anyio.Lock | None = None
-        self._stop_lock: anyio.Lock | None = None
-        self._pending: Exchange[StartResponse] | None = None  # the start exchange, for a stop() that waits for it
-        self._verifying: list[anyio.CancelScope] | None = None  # wait_until_recording() calls to end on stop
+        self._rare: RareState | None = None  # locks, stop results, notifications: made when first needed
 
     # -- properties -------------------------------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from agora_recording._errors import (
 from agora_recording._notifications import NotifiedSide
 from agora_recording._session_guard import check_seconds
 from agora_recording._session_host import SessionHost, TimeoutArg
-from agora_recording._session_state import SessionState
+from agora_recording._session_state import Rare, SessionState
 from agora_recording._session_verify import DEFAULT_VERIFY_TIMEOUT, check_delays, poll_until_recording
 from agora_recording._session_view import SessionView
 from agora_recording.models._enums import Mode
@@ -35,11 +35,11 @@ T = TypeVar("T")
 class RecordingCalls(NotifiedSide, SessionView):
     """Calls on a recording that runs (a slot-less base of :class:`~agora_recording.RecordingSession`)."""
 
-    __slots__ = ("_last_query", "_update_lock", "_verifying")  # the rest lives in RecordingSession's slots
+    __slots__ = ("_last_query",)  # the rest lives in RecordingSession's slots
     _client: SessionHost
     _started_at: float | None
-    _update_lock: anyio.Lock | None
-    _verifying: list[anyio.CancelScope] | None
+    _update_lock: Rare[anyio.Lock | None] = Rare(None)
+    _verifying: Rare[list[anyio.CancelScope] | None] = Rare(None)  # wait_until_recording() calls to end on stop
 
     async def query(self, *, timeout: TimeoutArg = None, retries: int | None = None) -> QueryResponse:
         """Query the recording (state RECORDING or STOPPING). Updates ``last_status``.

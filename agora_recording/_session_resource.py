@@ -21,37 +21,84 @@ import functools
 import logging
 from typing import Any
 
+import attrs
+
 from agora_recording._errors import APITimeoutError, ResourceExpiredError
 from agora_recording._options import RESOURCE_ID_TTL
 from agora_recording._session_guard import SendState, StaleAtSend, guarded
 from agora_recording._session_host import SEND_OBSERVER, SessionHost
+from agora_recording._session_state import RareState
 from agora_recording.models._enums import Mode, Scene
 from agora_recording.models._requests import AcquireClientRequest, ClientRequest
 from agora_recording.models._responses import AcquireResponse, StartResponse
 
-__all__ = ["ResourceSide"]
+__all__ = ["ResourceSide", "SessionSettings"]
 
 logger = logging.getLogger("agora_recording")
+
+
+@attrs.frozen
+class SessionSettings:
+    """A session's options, fixed at construction; sessions with the same options share one (8 slots fewer each)."""
+
+    acquire_request: AcquireClientRequest | None
+    use_start_parameter: bool
+    reacquire: bool
+    expiry_margin: float
+    start_deadline: float
+    stop_deadline: float
+    verify_on_enter: bool
+    verify_timeout: float
 
 
 class ResourceSide:
     """Acquire, the five-minute guard and the start send. It owns the resourceId's slots; the rest are the session's."""
 
-    __slots__ = ("_acquired_at", "_reacquired", "_resource_id")
+    __slots__ = ("_acquired_at", "_rare", "_reacquired", "_resource_id", "_settings")
 
     _client: SessionHost
     _mode: Mode
     _cname: str
     _uid: str
     _client_request: ClientRequest | None
-    _acquire_request: AcquireClientRequest | None
-    _use_start_parameter: bool
-    _reacquire: bool
+    _settings: SessionSettings
+    _rare: RareState | None  # the state an idle session does not need (see Rare)
     _reacquired: int  # how many times it was replaced
-    _expiry_margin: float
-    _start_deadline: float
     _resource_id: str | None  # the resourceId from acquire
     _acquired_at: float | None  # when its acquire was sent, on the client's clock
+
+    # The options, read through the shared SessionSettings (never written after construction).
+    @property
+    def _acquire_request(self) -> AcquireClientRequest | None:
+        return self._settings.acquire_request
+
+    @property
+    def _use_start_parameter(self) -> bool:
+        return self._settings.use_start_parameter
+
+    @property
+    def _reacquire(self) -> bool:
+        return self._settings.reacquire
+
+    @property
+    def _expiry_margin(self) -> float:
+        return self._settings.expiry_margin
+
+    @property
+    def _start_deadline(self) -> float:
+        return self._settings.start_deadline
+
+    @property
+    def _stop_deadline(self) -> float:
+        return self._settings.stop_deadline
+
+    @property
+    def _verify_on_enter(self) -> bool:
+        return self._settings.verify_on_enter
+
+    @property
+    def _verify_timeout(self) -> float:
+        return self._settings.verify_timeout
 
     @property
     def resource_age(self) -> float | None:

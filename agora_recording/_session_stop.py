@@ -21,7 +21,7 @@ from agora_recording._session_guard import SendState, guarded, within
 from agora_recording._session_host import TimeoutArg
 from agora_recording._session_keeper import Exchange
 from agora_recording._session_snapshot import HandOff, SessionSnapshot
-from agora_recording._session_state import LIVE_STATES, SessionState
+from agora_recording._session_state import LIVE_STATES, Rare, SessionState
 from agora_recording.models._responses import (
     StartResponse,
     StopResponse,
@@ -33,10 +33,9 @@ logger = logging.getLogger("agora_recording")
 class StopSide(RecordingCalls, HandOff):
     """Stopping (a base of :class:`~agora_recording.RecordingSession` that owns the stop's slots)."""
 
-    __slots__ = ("_state", "_stop_error", "_stop_lock", "_stop_response")  # the rest lives in RecordingSession's slots
-    _stop_deadline: float
-    _pending: Exchange[StartResponse] | None
-    _stop_lock: anyio.Lock | None
+    __slots__ = ("_state",)  # the rest lives in RecordingSession's slots
+    _pending: Rare[Exchange[StartResponse] | None] = Rare(None)  # the start exchange, for a stop() that waits
+    _stop_lock: Rare[anyio.Lock | None] = Rare(None)
 
     def snapshot(self) -> SessionSnapshot:
         """The typed hand-off snapshot (no secret: no token, no storage keys) for another process or worker.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from agora_recording._errors import (
     SessionStateError,
 )
-from agora_recording._session_state import SessionState
+from agora_recording._session_state import Rare, SessionState
 from agora_recording.models._enums import Mode, RecordingStatus
 from agora_recording.models._responses import (
     QueryResponse,
@@ -24,8 +24,8 @@ class SessionView:
     _resource_id: str | None
     _sid: str | None
     _last_query: QueryResponse | None
-    _stop_response: StopResponse | None
-    _stop_error: Exception | None
+    _stop_response: Rare[StopResponse | None] = Rare(None)
+    _stop_error: Rare[Exception | None] = Rare(None)
 
     def __repr__(self) -> str:
         return (
