@@ -9,7 +9,7 @@ stays reachable as sent (``server_response.file_list``: a string or a tuple of :
 from __future__ import annotations
 
 import operator
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from typing import Any
 
@@ -229,24 +229,11 @@ class PendingFiles:
 
     def build(self) -> tuple[RecordedFile, ...]:
         """The files, as :class:`RecordedFile`."""
+        if self.plain:
+            return _build_plain(self.rows)
         new = object.__new__
         s_name, s_track, s_uid, s_mixed, s_playable, s_start = _FILE_SETTERS
         out = []
-        if self.plain:
-            tracks = _TRACKS
-            for entry in self.rows:
-                get = entry.get
-                name = get("filename")
-                track = get("trackType")
-                f = new(RecordedFile)
-                s_name(f, get("fileName") if name is None else name)
-                s_track(f, None if track is None else tracks.get(track, track))
-                s_uid(f, get("uid"))
-                s_mixed(f, get("mixedAllUser"))
-                s_playable(f, get("isPlayable"))
-                s_start(f, get("sliceStartTime"))
-                out.append(f)
-            return tuple(out)
         for name, track, uid, mixed, playable, start in self.rows:
             f = new(RecordedFile)
             s_name(f, name)
@@ -266,6 +253,35 @@ _FILE_FIELDS = ("filename", "track_type", "uid", "mixed_all_user", "is_playable"
 if tuple(a.name for a in attrs.fields(RecordedFile)) != _FILE_FIELDS:  # pragma: no cover - a guard for edits
     raise RuntimeError("PendingFiles rows no longer match RecordedFile's fields")
 _FILE_SETTERS = tuple(RecordedFile.__dict__[name].__set__ for name in _FILE_FIELDS)
+
+
+def _plain_builder() -> Callable[[Sequence[Any]], tuple[RecordedFile, ...]]:
+    """:meth:`PendingFiles.build` for ``plain=True`` rows, with everything it uses bound once."""
+    new = object.__new__
+    cls = RecordedFile
+    tracks = _TRACKS
+    s_name, s_track, s_uid, s_mixed, s_playable, s_start = _FILE_SETTERS
+
+    def build(entries: Sequence[Any]) -> tuple[RecordedFile, ...]:
+        out = []
+        for entry in entries:
+            get = entry.get
+            name = get("filename")
+            track = get("trackType")
+            f = new(cls)
+            s_name(f, get("fileName") if name is None else name)
+            s_track(f, None if track is None else tracks.get(track, track))
+            s_uid(f, get("uid"))
+            s_mixed(f, get("mixedAllUser"))
+            s_playable(f, get("isPlayable"))
+            s_start(f, get("sliceStartTime"))
+            out.append(f)
+        return tuple(out)
+
+    return build
+
+
+_build_plain = _plain_builder()
 
 
 class _LazyFileList:
@@ -289,7 +305,10 @@ class _LazyFileList:
         self._slot.__set__(obj, value)
 
 
-ServerResponse.file_list = _LazyFileList(ServerResponse.__dict__["file_list"])  # type: ignore[assignment]  # the slot stays; reads go through the wrapper
+_LIST_SLOT = ServerResponse.__dict__["file_list"]
+_LIST_SLOT_GET = _LIST_SLOT.__get__
+_LIST_SLOT_SET = _LIST_SLOT.__set__
+ServerResponse.file_list = _LazyFileList(_LIST_SLOT)  # type: ignore[assignment]  # the slot stays; reads go through the wrapper
 
 
 NOT_COMPUTED: Any = object()
@@ -313,7 +332,14 @@ class _CachedFiles:
         except AttributeError:  # built by attrs' __init__: the slot is unset
             value = NOT_COMPUTED
         if value is NOT_COMPUTED:
-            value = _files_of(obj)
+            pending = _LIST_SLOT_GET(obj)
+            if pending.__class__ is PendingFiles and not obj.file_list_str and not obj.extension_service_state:
+                # what _files_of does for an individual-mode array, without the hops through ``file_list``
+                built = _build_plain(pending.rows) if pending.plain else pending.build()
+                _LIST_SLOT_SET(obj, built)
+                value = _unique(built)
+            else:
+                value = _files_of(obj)
             self._slot.__set__(obj, value)
         return value
 
