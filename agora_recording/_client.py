@@ -30,7 +30,7 @@ from agora_recording._options import (
     DEFAULT_TIMEOUT,
 )
 from agora_recording._recovery import StoreSide
-from agora_recording._requester import PREFIX, Requester, as_timeout, quote
+from agora_recording._requester import PREFIX, Requester, as_timeout, quote_segment
 from agora_recording._retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from agora_recording._session import (
     DEFAULT_EXPIRY_MARGIN,
@@ -149,7 +149,7 @@ class CloudRecordingClient(EndpointCalls, StoreSide):
         self._region = check_region(failover_region)
         self._timeout = as_timeout(timeout)
         self._stop_timeout = as_timeout(stop_timeout)
-        self._prefix = PREFIX.format(appid=quote(self._app_id, safe=""))
+        self._prefix = PREFIX.format(appid=quote_segment(self._app_id))
         if rate_limiter is not None:
             self._limiter: RateLimiter = rate_limiter
         elif clock is DEFAULT_CLOCK and sleep is anyio.sleep:

@@ -53,7 +53,7 @@ from agora_recording._session_keeper import Keeper
 from agora_recording.models._responses import StopResponse
 from agora_recording.models._validation import is_valid_id
 
-__all__ = ["PREFIX", "ROUTES", "Requester", "as_timeout", "quote", "quote_segment"]
+__all__ = ["PREFIX", "ROUTES", "Requester", "as_timeout", "quote_segment"]
 
 logger = logging.getLogger("agora_recording")
 _httpx_logger = logging.getLogger("httpx")
@@ -89,13 +89,6 @@ ROUTES = {
 # A session polls the same URL again and again: parse each URL once (httpx's parse costs 20-40 us a request) and
 # percent-encode each path segment once (the 178-character resourceId). Both are bounded (a few hundred KB at most).
 _parsed_url = functools.lru_cache(maxsize=512)(httpx.URL)
-
-
-@functools.lru_cache(maxsize=2048)
-def quote(segment: str, safe: str = "/") -> str:
-    """:func:`urllib.parse.quote`, remembered: the same ids are encoded on every call of a session."""
-    quoted = urllib.parse.quote(segment, safe=safe)
-    return segment if quoted == segment else quoted  # no second copy of an id that needs no encoding
 
 
 @functools.lru_cache(maxsize=2048)

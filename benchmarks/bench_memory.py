@@ -26,7 +26,7 @@ import httpx
 
 from agora_recording import AcquireClientRequest, CloudRecordingClient, RecordingSession, Unlimited
 from agora_recording._converter import to_wire
-from agora_recording._requester import quote
+from agora_recording._requester import quote_segment
 from agora_recording.testing import FakeAgoraServer, FakeTimings
 from benchmarks._harness import Target, format_table
 from benchmarks._payloads import scale_request
@@ -144,7 +144,7 @@ async def _fake_only(n: int) -> float:
             acquired = await raw.post(f"{prefix}/acquire", content=body(cname, acquire_body))
             resource_id = json.loads(acquired.content)["resourceId"]
             started = await raw.post(
-                f"{prefix}/resourceid/{quote(resource_id, safe='')}/mode/individual/start",
+                f"{prefix}/resourceid/{quote_segment(resource_id)}/mode/individual/start",
                 content=body(cname, start_body),
             )
             if started.status_code != 200:

@@ -288,13 +288,12 @@ def is_valid_id(value: Any) -> bool:
 
 def check_id(value: Any, *, field: str) -> str:
     """A resourceId, sid or App ID to put in a URL: 1 to 2048 visible ASCII characters, or InvalidRequestError."""
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidRequestError(field, "must be a non-empty string")
-    if not is_valid_id(value):
+    text = check_non_empty(value, field=field)
+    if not is_valid_id(text):
         raise InvalidRequestError(
             field, f"must be at most {MAX_ID_CHARS} visible ASCII characters (no spaces or control characters)"
         )
-    return value
+    return text
 
 
 def check_non_empty(value: Any, *, field: str) -> str:
